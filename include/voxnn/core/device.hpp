@@ -1,0 +1,27 @@
+#pragma once
+// Compile-time device tags and the element-type concepts every public template is constrained by.
+#include <concepts>
+#include <cstdint>
+
+namespace voxnn {
+
+struct Cpu {
+  static constexpr const char* name = "cpu";
+};
+struct Cuda {
+  static constexpr const char* name = "cuda";
+};
+
+template <class D>
+concept Device = std::same_as<D, Cpu> || std::same_as<D, Cuda>;
+
+// Types a tensor can hold: floating values, integer indices, boolean masks.
+template <class T>
+concept Element = std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, int64_t> ||
+                  std::same_as<T, int32_t> || std::same_as<T, uint8_t> || std::same_as<T, bool>;
+
+// Types that math (and autograd) is defined for.
+template <class T>
+concept Real = std::same_as<T, float> || std::same_as<T, double>;
+
+}  // namespace voxnn

@@ -1,0 +1,4 @@
+#pragma once
+// The umbrella header: everything a CPU user needs. CUDA headers are never included from here.
+#include "voxnn/core/core.hpp"
+#include "voxnn/ops/ops.hpp"
