@@ -2,3 +2,4 @@
 // The umbrella header: everything a CPU user needs. CUDA headers are never included from here.
 #include "voxnn/core/core.hpp"
 #include "voxnn/ops/ops.hpp"
+#include "voxnn/autograd/autograd.hpp"

@@ -2,6 +2,7 @@
 // Indexing by index tensors: index_select, gather, scatter_add (and its in-place form), one_hot.
 #include "voxnn/core/factory.hpp"
 #include "voxnn/core/tensor.hpp"
+#include "voxnn/ops/elementwise.hpp"
 
 namespace voxnn::ops {
 
@@ -26,6 +27,22 @@ Tensor<T> index_select(const Tensor<T>& x, int64_t dim, const Tensor<int64_t>& i
     out.select(d, i).copy_(x.select(d, j));
   }
   return out;
+}
+
+// x.select(dim, index[i]) += src.select(dim, i) for every i, in place on x (torch's index_add_).
+template <Element T>
+const Tensor<T>& index_add_(const Tensor<T>& x, int64_t dim, const Tensor<int64_t>& index, const Tensor<T>& src) {
+  VOXNN_CHECK(index.dim() <= 1, "index_add: index must be 1-D, got shape ", index.shape());
+  const int d = wrap_dim(dim, x.dim(), "index_add");
+  const Tensor<int64_t> idx = index.reshape({-1});
+  VOXNN_CHECK(src.dim() == x.dim() && src.shape()[d] == idx.numel(), "index_add: source of shape ", src.shape(),
+              " does not match ", idx.numel(), " indices into shape ", x.shape(), " along dim ", d);
+  for (int64_t i = 0; i < idx.numel(); ++i) {
+    const int64_t j = detail::checked_index(idx.at({i}), x.shape()[d], "index_add", d, x.shape());
+    const Tensor<T> row = x.select(d, j);
+    ops::add_(row, src.select(d, i));
+  }
+  return x;
 }
 
 namespace detail {

@@ -1,0 +1,111 @@
+#pragma once
+// Differentiable activations, softmax / log_softmax, and dropout.
+#include <cmath>
+#include <numbers>
+
+#include "voxnn/autograd/functions/reduce.hpp"
+#include "voxnn/core/random.hpp"
+
+namespace voxnn {
+
+template <Real T, Device D>
+Var<T, D> relu(const Var<T, D>& x) {
+  return autograd::make_result<T, D>(ops::relu(x.value()), "relu", {x}, [](const auto&, const auto& out, const auto& g) {
+    return std::vector{mul(g, constant(ops::map<T>(out.value(), [](T y) { return T(y > 0); }, "relu")))};
+  });
+}
+template <Real T, Device D>
+Var<T, D> leaky_relu(const Var<T, D>& x, double negative_slope = 0.01) {
+  const T s = static_cast<T>(negative_slope);
+  auto slope_of = [s](T v) { return v > 0 ? T(1) : s; };
+  return autograd::make_result<T, D>(ops::map<T>(x.value(), [s](T v) { return v > 0 ? v : v * s; }, "leaky_relu"),
+                                     "leaky_relu", {x}, [slope_of](const auto& in, const auto&, const auto& g) {
+                                       return std::vector{mul(g, constant(ops::map<T>(in[0].value(), slope_of, "leaky_relu")))};
+                                     });
+}
+// x where x > 0, weight * x elsewhere; weight has one entry, or one per channel (dim 1).
+template <Real T, Device D>
+Var<T, D> prelu(const Var<T, D>& x, const Var<T, D>& weight) {
+  VOXNN_CHECK(weight.numel() == 1 || (x.dim() >= 2 && weight.numel() == x.shape()[1]), "prelu: weight of shape ",
+              weight.shape(), " does not match the channels of input ", x.shape());
+  Shape ws(std::vector<int64_t>(static_cast<std::size_t>(std::max(x.dim(), 1)), 1));
+  if (weight.numel() > 1) ws[1] = weight.numel();
+  const Tensor<bool> positive = ops::gt(x.value(), T(0));
+  const Var<T, D> w = reshape(weight, ws);
+  return where(positive, x, mul(x, w));
+}
+// x for x > 0, alpha * (exp(x) - 1) otherwise.
+template <Real T, Device D>
+Var<T, D> elu(const Var<T, D>& x, double alpha = 1.0) {
+  const T a = static_cast<T>(alpha);
+  return autograd::make_result<T, D>(
+      ops::map<T>(x.value(), [a](T v) { return v > 0 ? v : a * std::expm1(v); }, "elu"), "elu", {x},
+      [a](const auto& in, const auto& out, const auto& g) {
+        // d/dx = 1 above zero, out + alpha below: written with out so it differentiates again.
+        const Tensor<bool> positive = ops::gt(in[0].value(), T(0));
+        return std::vector{where(positive, g, mul(g, add(out, a)))};
+      });
+}
+// Exact GELU, x * Phi(x); approximate = "tanh" uses PyTorch's tanh formula.
+template <Real T, Device D>
+Var<T, D> gelu(const Var<T, D>& x, const std::string& approximate = "none") {
+  if (approximate == "tanh") {
+    const T k = static_cast<T>(std::sqrt(2.0 / std::numbers::pi));
+    const Var<T, D> inner = mul(add(x, mul(mul(x, mul(x, x)), T(0.044715))), k);
+    return mul(mul(x, T(0.5)), add(tanh(inner), T(1)));
+  }
+  VOXNN_CHECK(approximate == "none", "gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
+  const T inv_sqrt2 = static_cast<T>(1.0 / std::numbers::sqrt2);
+  return mul(mul(x, T(0.5)), add(erf(mul(x, inv_sqrt2)), T(1)));
+}
+template <Real T, Device D>
+Var<T, D> sigmoid(const Var<T, D>& x) {
+  return autograd::make_result<T, D>(ops::sigmoid(x.value()), "sigmoid", {x},
+                                     [](const auto&, const auto& out, const auto& g) {
+                                       return std::vector{mul(g, mul(out, rsub(out, T(1))))};
+                                     });
+}
+template <Real T, Device D>
+Var<T, D> tanh(const Var<T, D>& x) {
+  return autograd::make_result<T, D>(ops::tanh(x.value()), "tanh", {x}, [](const auto&, const auto& out, const auto& g) {
+    return std::vector{mul(g, rsub(mul(out, out), T(1)))};
+  });
+}
+template <Real T, Device D>
+Var<T, D> silu(const Var<T, D>& x) {
+  return mul(x, sigmoid(x));
+}
+
+template <Real T, Device D>
+Var<T, D> softmax(const Var<T, D>& x, int64_t dim) {
+  const int d = wrap_dim(dim, x.dim(), "softmax");
+  Tensor<T, D> e = ops::exp(ops::sub(x.value(), ops::amax(x.value(), {d}, true)));
+  ops::div_(e, ops::sum(e, {d}, true));
+  return autograd::make_result<T, D>(e, "softmax", {x}, [d](const auto&, const auto& out, const auto& g) {
+    const Var<T, D> go = mul(g, out);
+    return std::vector{sub(go, mul(out, sum(go, {d}, true)))};
+  });
+}
+template <Real T, Device D>
+Var<T, D> log_softmax(const Var<T, D>& x, int64_t dim) {
+  const int d = wrap_dim(dim, x.dim(), "log_softmax");
+  const Tensor<T, D> shifted = ops::sub(x.value(), ops::amax(x.value(), {d}, true));
+  Tensor<T, D> out = ops::sub(shifted, ops::log(ops::sum(ops::exp(shifted), {d}, true)));
+  return autograd::make_result<T, D>(out, "log_softmax", {x}, [d](const auto&, const auto& out, const auto& g) {
+    return std::vector{sub(g, mul(exp(out), sum(g, {d}, true)))};
+  });
+}
+
+// Zeroes each element with probability p and scales the rest by 1 / (1 - p) in training.
+template <Real T, Device D>
+Var<T, D> dropout(const Var<T, D>& x, double p, bool training, Generator& gen = default_generator()) {
+  VOXNN_CHECK(p >= 0 && p <= 1, "dropout: probability must be in [0, 1], got ", p);
+  if (!training || p == 0) return x;
+  if (p == 1) return mul(x, T(0));
+  const T scale = static_cast<T>(1.0 / (1.0 - p));
+  const Tensor<T, D> keep = ops::map<T>(rand<T>(x.shape(), gen), [p, scale](T u) { return u >= p ? scale : T(0); },
+                                        "dropout");
+  return mul(x, constant(keep));
+}
+
+}  // namespace voxnn
