@@ -3,3 +3,4 @@
 #include "voxnn/core/core.hpp"
 #include "voxnn/ops/ops.hpp"
 #include "voxnn/autograd/autograd.hpp"
+#include "voxnn/nn/nn.hpp"
