@@ -4,3 +4,6 @@
 #include "voxnn/ops/ops.hpp"
 #include "voxnn/autograd/autograd.hpp"
 #include "voxnn/nn/nn.hpp"
+#include "voxnn/io/io.hpp"
+#include "voxnn/losses/losses.hpp"
+#include "voxnn/optim/optim.hpp"

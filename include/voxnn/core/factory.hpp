@@ -80,7 +80,7 @@ Tensor<T> linspace(double start, double end, int64_t steps) {
   Tensor<T> t({steps});
   T* p = t.data();
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
-  const int64_t half = steps / 2;
+  const int64_t half = steps > 1 ? steps / 2 : 1;  // one step gives [start], as torch does
   for (int64_t i = 0; i < steps; ++i)
     p[i] = static_cast<T>(i < half ? start + step * static_cast<double>(i)
                                    : end - step * static_cast<double>(steps - 1 - i));

@@ -70,6 +70,7 @@ class Tensor {
   bool shares_storage_with(const Tensor& o) const { return storage_.data() == o.storage_.data(); }
 
   bool is_contiguous() const {
+    if (numel() == 0) return true;  // no element is out of place (torch agrees)
     int64_t expected = 1;
     for (int d = dim() - 1; d >= 0; --d) {
       if (shape_[d] == 1) continue;

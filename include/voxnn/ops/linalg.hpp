@@ -77,15 +77,17 @@ Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b) {
   out_shape.push_back(n);
   out_shape.push_back(p);
   Tensor<T> out(out_shape);
+  // Explicit batch counts, not -1: with k = 0 the element count cannot infer them.
+  const int64_t batches = batch.numel();
   if (batch_b.empty() && A.is_contiguous()) {
     // [..., n, k] x [k, p] is one GEMM over all rows.
-    detail::mm_into(out.data(), A.reshape({-1, k}), B);
+    detail::mm_into(out.data(), A.reshape({batches * n, k}), B);
   } else {
     Shape ea = batch, eb = batch;
     ea.push_back(n), ea.push_back(k);
     eb.push_back(k), eb.push_back(p);
-    const Tensor<T> xa = A.expand(ea).reshape({-1, n, k}), xb = B.expand(eb).reshape({-1, k, p});
-    for (int64_t i = 0; i < xa.shape()[0]; ++i) detail::mm_into(out.data() + i * n * p, xa.select(0, i), xb.select(0, i));
+    const Tensor<T> xa = A.expand(ea).reshape({batches, n, k}), xb = B.expand(eb).reshape({batches, k, p});
+    for (int64_t i = 0; i < batches; ++i) detail::mm_into(out.data() + i * n * p, xa.select(0, i), xb.select(0, i));
   }
   Shape final_shape = batch;
   if (a.dim() > 1) final_shape.push_back(n);

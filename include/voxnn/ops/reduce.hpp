@@ -9,6 +9,7 @@
 
 #include "voxnn/core/factory.hpp"
 #include "voxnn/core/tensor.hpp"
+#include "voxnn/ops/elementwise.hpp"  // abs and sqrt_ for norm and std
 
 namespace voxnn::ops {
 

@@ -1,0 +1,178 @@
+// Elementwise ops against PyTorch (tests/fixtures/core_elementwise.safetensors), in float and double,
+// on broadcast shapes and non-contiguous views; in-place and out= forms; error messages; and large
+// inputs whose result must not depend on how the loop is split across threads.
+#include <catch2/catch.hpp>
+
+#include <voxnn/core/factory.hpp>
+#include <voxnn/core/parallel.hpp>
+#include <voxnn/ops/elementwise.hpp>
+
+#include "support/fixtures.hpp"
+
+using namespace voxnn;
+using test::FixtureCase;
+using test::fixture_cases;
+using Catch::Contains;
+
+namespace {
+constexpr const char* kFile = "core_elementwise.safetensors";
+
+template <class... Args>
+auto arithmetic(std::string_view op, const Args&... args) {
+  if (op == "add") return ops::add(args...);
+  if (op == "sub") return ops::sub(args...);
+  if (op == "mul") return ops::mul(args...);
+  return ops::div(args...);
+}
+
+template <class T>
+Tensor<T> unary(std::string_view op, const Tensor<T>& x) {
+  if (op == "exp") return ops::exp(x);
+  if (op == "log") return ops::log(x);
+  if (op == "sqrt") return ops::sqrt(x);
+  if (op == "rsqrt") return ops::rsqrt(x);
+  if (op == "abs") return ops::abs(x);
+  return ops::neg(x);
+}
+// The in-place form, applied to a copy.
+template <class T>
+Tensor<T> unary_inplace(std::string_view op, const Tensor<T>& x) {
+  Tensor<T> y = x.clone();
+  if (op == "exp") ops::exp_(y);
+  else if (op == "log") ops::log_(y);
+  else if (op == "sqrt") ops::sqrt_(y);
+  else if (op == "rsqrt") ops::rsqrt_(y);
+  else if (op == "abs") ops::abs_(y);
+  else ops::neg_(y);
+  return y;
+}
+
+template <class T>
+Tensor<bool> compare(std::string_view op, const Tensor<T>& a, const auto& b) {
+  if (op == "eq") return ops::eq(a, b);
+  if (op == "ne") return ops::ne(a, b);
+  if (op == "lt") return ops::lt(a, b);
+  if (op == "le") return ops::le(a, b);
+  if (op == "gt") return ops::gt(a, b);
+  return ops::ge(a, b);
+}
+}  // namespace
+
+TEMPLATE_TEST_CASE("elementwise ops match PyTorch", "[core][ops][fixtures]", float, double) {
+  using T = TestType;
+
+  SECTION("add, sub, mul, div with broadcasting, views and scalars") {
+    for (const char* op : {"add", "sub", "mul", "div"}) {
+      for (const FixtureCase& c : fixture_cases(kFile, op)) {
+        if (c.num_inputs() == 2) {
+          const auto a = c.input<T>(0), b = c.input<T>(1);
+          c.check<T>(arithmetic(op, a, b));
+          // in place and out= agree when the output has a's shape
+          if (broadcast_shapes(a.shape(), b.shape(), op) == a.shape()) {
+            Tensor<T> inplace = c.input<T>(0);  // a fresh (possibly non-contiguous) view
+            if (std::string_view(op) == "add") ops::add_(inplace, b);
+            else if (std::string_view(op) == "sub") ops::sub_(inplace, b);
+            else if (std::string_view(op) == "mul") ops::mul_(inplace, b);
+            else ops::div_(inplace, b);
+            c.check<T>(inplace);
+          }
+          Tensor<T> out(broadcast_shapes(a.shape(), b.shape(), op));
+          if (std::string_view(op) == "add") ops::add_out(out, a, b);
+          else if (std::string_view(op) == "sub") ops::sub_out(out, a, b);
+          else if (std::string_view(op) == "mul") ops::mul_out(out, a, b);
+          else ops::div_out(out, a, b);
+          c.check<T>(out);
+        } else {
+          const auto x = c.input<T>(0);
+          const T s = static_cast<T>(c.real("scalar"));
+          c.check<T>(c.string("side") == "right" ? arithmetic(op, x, s) : arithmetic(op, s, x));
+        }
+      }
+    }
+  }
+  SECTION("operators forward to the ops") {
+    const auto c = fixture_cases(kFile, "add")[0];
+    const auto a = c.input<T>(0), b = c.input<T>(1);
+    test::require_equal(a + b, ops::add(a, b));
+    test::require_equal(a - b, ops::sub(a, b));
+    test::require_equal(a * b, ops::mul(a, b));
+    test::require_equal(a / b, ops::div(a, b));
+    test::require_equal(-a, ops::neg(a));
+    test::require_equal(T(2) * a, ops::mul(a, T(2)));
+    test::require_equal(a / T(4), ops::mul(a, T(0.25)));
+  }
+  SECTION("pow") {
+    for (const FixtureCase& c : fixture_cases(kFile, "pow")) {
+      const std::string form = c.string("form");
+      if (form == "tensor_scalar") c.check<T>(ops::pow(c.input<T>(0), static_cast<T>(c.real("exponent"))));
+      else if (form == "scalar_tensor") c.check<T>(ops::pow(static_cast<T>(c.real("base")), c.input<T>(0)));
+      else c.check<T>(ops::pow(c.input<T>(0), c.input<T>(1)));
+    }
+  }
+  SECTION("exp, log, sqrt, rsqrt, abs, neg and their in-place forms") {
+    for (const char* op : {"exp", "log", "sqrt", "rsqrt", "abs", "neg"}) {
+      for (const FixtureCase& c : fixture_cases(kFile, op)) {
+        c.check<T>(unary(op, c.input<T>(0)));
+        c.check<T>(unary_inplace(op, c.input<T>(0)));
+      }
+    }
+  }
+  SECTION("clamp") {
+    for (const FixtureCase& c : fixture_cases(kFile, "clamp")) {
+      const T lo = static_cast<T>(c.real("lo")), hi = static_cast<T>(c.real("hi"));
+      c.check<T>(ops::clamp(c.input<T>(0), lo, hi));
+      Tensor<T> y = c.input<T>(0).clone();
+      ops::clamp_(y, lo, hi);
+      c.check<T>(y);
+    }
+    const auto nan = std::numeric_limits<T>::quiet_NaN();
+    CHECK(std::isnan(ops::clamp(from_vector<T>({nan}), T(0), T(1)).item()));
+  }
+  SECTION("where") {
+    for (const FixtureCase& c : fixture_cases(kFile, "where")) {
+      const auto cond = c.input<bool>(0);
+      if (c.num_inputs() == 3) c.check<T>(ops::where(cond, c.input<T>(1), c.input<T>(2)));
+      else c.check<T>(ops::where(cond, c.input<T>(1), static_cast<T>(c.real("other"))));
+    }
+  }
+  SECTION("comparisons") {
+    for (const char* op : {"eq", "ne", "lt", "le", "gt", "ge"}) {
+      for (const FixtureCase& c : fixture_cases(kFile, op)) {
+        if (c.num_inputs() == 2) c.check<T>(compare(op, c.input<T>(0), c.input<T>(1)));
+        else c.check<T>(compare(op, c.input<T>(0), static_cast<T>(c.real("scalar"))));
+      }
+    }
+  }
+}
+
+TEST_CASE("elementwise errors name the op and the shapes", "[core][ops][errors]") {
+  const auto a = zeros<float>({2, 3}), b = zeros<float>({4});
+  REQUIRE_THROWS_WITH(ops::add(a, b), Contains("add") && Contains("[2, 3]") && Contains("[4]"));
+  REQUIRE_THROWS_WITH(ops::mul(a, zeros<float>({3, 3})), Contains("mul") && Contains("[2, 3]") && Contains("[3, 3]"));
+  REQUIRE_THROWS_WITH(ops::pow(a, b), Contains("pow") && Contains("[2, 3]"));
+  REQUIRE_THROWS_WITH(ops::where(zeros<bool>({5}), a, a), Contains("where") && Contains("[5]"));
+  REQUIRE_THROWS_WITH(ops::lt(a, b), Contains("lt") && Contains("[4]"));
+  // in place: the result must keep a's shape
+  REQUIRE_THROWS_WITH(ops::add_(zeros<float>({3}), zeros<float>({2, 3})), Contains("add_") && Contains("[2, 3]"));
+  REQUIRE_THROWS_WITH(ops::sub_out(zeros<float>({2, 2}), a, a), Contains("sub_out") && Contains("[2, 2]"));
+}
+
+TEMPLATE_TEST_CASE("large elementwise ops do not depend on the thread count", "[core][ops][parallel]", float,
+                   double) {
+  using T = TestType;
+  const int saved = num_threads();
+  // 150000 outputs, well above the parallel grain, through a transposed operand and a broadcast one,
+  // so that thread chunks start in the middle of runs.
+  const auto a = arange<T>(150000).reshape({500, 300}).t();  // [300, 500], a[i, j] = j * 300 + i
+  const auto b = arange<T>(500).reshape({1, 500});
+  std::vector<Tensor<T>> results;
+  for (int threads : {1, 2, 3, 8}) {
+    set_num_threads(threads);
+    results.push_back(ops::sub(ops::mul(a, T(2)), b));
+  }
+  set_num_threads(saved);
+  const auto r = results[0];
+  CHECK(r.at({7, 11}) == T(2 * (11 * 300 + 7) - 11));
+  CHECK(r.at({299, 499}) == T(2 * (499 * 300 + 299) - 499));
+  for (const auto& other : results) test::require_equal(other, r);
+}
