@@ -8,6 +8,8 @@
 #include <type_traits>
 #include <utility>
 
+#include <Eigen/Core>
+
 #include "voxnn/core/tensor.hpp"
 
 namespace voxnn::ops {
@@ -164,15 +166,71 @@ const Tensor<T>& addcmul_(const Tensor<T>& c, const Tensor<T>& a, const Tensor<T
 VOXNN_UNARY_OP(neg, Element, static_cast<T>(-x))
 VOXNN_UNARY_OP(abs, Element, x < 0 ? static_cast<T>(-x) : x)
 VOXNN_UNARY_OP(sign, Element, static_cast<T>((T(0) < x) - (x < T(0))))
-VOXNN_UNARY_OP(exp, Real, std::exp(x))
-VOXNN_UNARY_OP(log, Real, std::log(x))
-VOXNN_UNARY_OP(sqrt, Real, std::sqrt(x))
-VOXNN_UNARY_OP(rsqrt, Real, T(1) / std::sqrt(x))
+#undef VOXNN_UNARY_OP
+
+// GCC 12 flags Eigen's AVX-512 math (an undefined pass-through operand) as maybe uninitialised once
+// it is inlined here; every lane is defined.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+namespace detail {
+// out = f(a) on contiguous data through Eigen's vectorised math (the scalar std:: functions do not
+// vectorise under the default -fmath-errno); other layouts fall back to the strided loop.
+template <class T, class Vectorised, class Scalar>
+void vector_math_into(const Tensor<T>& out, const Tensor<T>& a, Vectorised vf, Scalar sf, const char* op) {
+  if (!(a.is_contiguous() && out.is_contiguous() && a.shape() == out.shape())) {
+    map_into<T>(out, a, sf, op);
+    return;
+  }
+  using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+  const T* in = a.data();
+  T* dst = out.data();
+  parallel_for(0, a.numel(), kParallelGrain / 4, [&](int64_t b, int64_t e) {
+    Eigen::Map<Array>(dst + b, e - b) = vf(Eigen::Map<const Array>(in + b, e - b));
+  });
+}
+}  // namespace detail
+
+#define VOXNN_VECTOR_MATH_OP(name, expr, eigen_expr)                                            \
+  template <Real T>                                                                           \
+  Tensor<T> name(const Tensor<T>& a) {                                                        \
+    Tensor<T> out(a.shape());                                                                 \
+    detail::vector_math_into(out, a, [](const auto& v) { return eigen_expr; },                \
+                             [](T x) { return expr; }, #name);                                \
+    return out;                                                                               \
+  }                                                                                           \
+  template <Real T>                                                                           \
+  const Tensor<T>& name##_(const Tensor<T>& a) {                                              \
+    detail::vector_math_into(a, a, [](const auto& v) { return eigen_expr; },                  \
+                             [](T x) { return expr; }, #name "_");                            \
+    return a;                                                                                 \
+  }
+
+VOXNN_VECTOR_MATH_OP(exp, std::exp(x), v.exp())
+VOXNN_VECTOR_MATH_OP(log, std::log(x), v.log())
+VOXNN_VECTOR_MATH_OP(sqrt, std::sqrt(x), v.sqrt())
+VOXNN_VECTOR_MATH_OP(rsqrt, T(1) / std::sqrt(x), v.rsqrt())
+VOXNN_VECTOR_MATH_OP(tanh, std::tanh(x), v.tanh())
+#undef VOXNN_VECTOR_MATH_OP
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#define VOXNN_UNARY_OP(name, concept_, expr)                                  \
+  template <concept_ T>                                                       \
+  Tensor<T> name(const Tensor<T>& a) {                                        \
+    return map<T>(a, [](T x) { return expr; }, #name);                        \
+  }                                                                           \
+  template <concept_ T>                                                       \
+  const Tensor<T>& name##_(const Tensor<T>& a) {                              \
+    map_into<T>(a, a, [](T x) { return expr; }, #name "_");                   \
+    return a;                                                                 \
+  }
 VOXNN_UNARY_OP(square, Element, x* x)
 VOXNN_UNARY_OP(reciprocal, Real, T(1) / x)
 VOXNN_UNARY_OP(sin, Real, std::sin(x))
 VOXNN_UNARY_OP(cos, Real, std::cos(x))
-VOXNN_UNARY_OP(tanh, Real, std::tanh(x))
 VOXNN_UNARY_OP(sigmoid, Real, x >= 0 ? T(1) / (T(1) + std::exp(-x)) : std::exp(x) / (T(1) + std::exp(x)))
 VOXNN_UNARY_OP(relu, Real, x > 0 ? x : (x != x ? x : T(0)))
 VOXNN_UNARY_OP(log1p, Real, std::log1p(x))

@@ -2,6 +2,7 @@
 // Reductions over any set of dims with keepdim: sum, mean, var/std (unbiased flag), amax/amin,
 // max/min with indices, argmax/argmin, norm; and sum_to, which folds a broadcast result back.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -61,9 +62,18 @@ inline bool fit_plan(const Shape& shape, const std::vector<bool>& mask, ReducePl
 
 // reduce_kernel: Acc init; elem(Acc&, T value, int64_t reduced_index); merge(Acc&, const Acc&);
 // finish(const Acc&) -> Out. Output shape is the reduced shape (keepdim honoured).
-template <class Out, class T, class Acc, class Elem, class Merge, class Finish>
+// contiguous_run(Acc&, const T* values, int64_t n, int64_t first_index) may fold a unit-stride run at
+// once (a vectorised sum); by default it applies elem to each value.
+template <class Out, class T, class Acc, class Elem, class Merge, class Finish, class Run = std::nullptr_t>
 Tensor<Out> reduce(const Tensor<T>& input, const std::vector<int64_t>& dims, bool keepdim, Acc init, Elem elem,
-                   Merge merge, Finish finish, const char* op) {
+                   Merge merge, Finish finish, const char* op, Run run_fn = nullptr) {
+  auto contiguous_run = [&](Acc& acc, const T* values, int64_t n, int64_t first) {
+    if constexpr (std::is_same_v<Run, std::nullptr_t>) {
+      for (int64_t j = 0; j < n; ++j) elem(acc, values[j], first + j);
+    } else {
+      run_fn(acc, values, n, first);
+    }
+  };
   const Shape& shape = input.shape();
   const std::vector<bool> mask = reduced_mask(shape, dims, op);
   ReducePlan plan;
@@ -85,28 +95,54 @@ Tensor<Out> reduce(const Tensor<T>& input, const std::vector<int64_t>& dims, boo
     if (plan.reduced_count == 0) plan.k0 = plan.out_shape.numel();
   }
 
+  if (plan.r0 * plan.r1 == 1) {  // nothing to reduce: one flat run of outputs
+    plan = ReducePlan{1, 1, 1, 1, x.numel(), plan.out_shape, plan.reduced_count};
+  } else if (plan.k1 == 1 && plan.k2 == 1) {
+    // All reduced dims are trailing: one contiguous reduced run per output.
+    plan.r1 *= plan.r0;
+    plan.r0 = 1;
+  } else if (plan.r1 == 1 && plan.k2 == 1) {
+    // A kept run after the last reduced run is contiguous: make it K2, so each reduced row is
+    // accumulated by a unit-stride loop instead of one strided element per output.
+    plan.k2 = plan.k1;
+    plan.k1 = 1;
+  }
+
   Tensor<Out> out(plan.out_shape);
   Out* o = out.data();
   const T* px = x.data();
   const int64_t P = plan.k0 * plan.k1, R = plan.r0 * plan.r1, K2 = plan.k2;
-  auto accumulate = [&](int64_t p, int64_t rb, int64_t re, Acc* acc) {
+  // Accumulates reduced rows [rb, re) of output row p into acc, for k2 in [kb, ke). Reduced rows
+  // come in runs along r1 that are contiguous when K2 is 1.
+  auto accumulate = [&](int64_t p, int64_t rb, int64_t re, int64_t kb, int64_t ke, Acc* acc) {
     const int64_t k0 = p / plan.k1, k1 = p % plan.k1;
-    for (int64_t rr = rb; rr < re; ++rr) {
-      const int64_t r0 = rr / plan.r1, r1 = rr % plan.r1;
+    int64_t r0 = rb / plan.r1, r1 = rb % plan.r1;
+    for (int64_t rr = rb; rr < re; r1 = 0, ++r0) {
+      const int64_t run = std::min(plan.r1 - r1, re - rr);
       const T* row = px + (((k0 * plan.r0 + r0) * plan.k1 + k1) * plan.r1 + r1) * K2;
-      for (int64_t k2 = 0; k2 < K2; ++k2) elem(acc[k2], row[k2], rr);
+      if (K2 == 1) {
+        contiguous_run(acc[0], row, run, rr);
+      } else {
+        for (int64_t j = 0; j < run; ++j)
+          for (int64_t k2 = kb; k2 < ke; ++k2) elem(acc[k2 - kb], row[j * K2 + k2], rr + j);
+      }
+      rr += run;
     }
   };
 
+  // Work items are (output row, tile of K2); each reduces its whole range with a local accumulator.
+  constexpr int64_t kTile = 256;
+  const int64_t tiles = (K2 + kTile - 1) / kTile, items = P * tiles;
   const int64_t work = P * R * K2;
-  if (P >= num_threads() * 4 || work < kParallelGrain || num_threads() == 1) {
-    const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R * K2, 1));
-    parallel_for(0, P, grain, [&](int64_t pb, int64_t pe) {
-      std::vector<Acc> acc(static_cast<std::size_t>(K2));
-      for (int64_t p = pb; p < pe; ++p) {
-        std::fill(acc.begin(), acc.end(), init);
-        accumulate(p, 0, R, acc.data());
-        for (int64_t k2 = 0; k2 < K2; ++k2) o[p * K2 + k2] = finish(acc[k2]);
+  if (items >= num_threads() || work < kParallelGrain || num_threads() == 1) {
+    const int64_t grain = std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(R * std::min(K2, kTile), 1));
+    parallel_for(0, items, grain, [&](int64_t ib, int64_t ie) {
+      std::array<Acc, kTile> acc;
+      for (int64_t item = ib; item < ie; ++item) {
+        const int64_t p = item / tiles, kb = item % tiles * kTile, ke = std::min(K2, kb + kTile);
+        std::fill(acc.begin(), acc.begin() + (ke - kb), init);
+        accumulate(p, 0, R, kb, ke, acc.data());
+        for (int64_t k2 = kb; k2 < ke; ++k2) o[p * K2 + k2] = finish(acc[k2 - kb]);
       }
     });
     return out;
@@ -117,7 +153,8 @@ Tensor<Out> reduce(const Tensor<T>& input, const std::vector<int64_t>& dims, boo
   for (int64_t p = 0; p < P; ++p) {
     for (auto& v : partial) v.assign(static_cast<std::size_t>(K2), init);
     parallel_for(0, threads, 1, [&](int64_t tb, int64_t te) {
-      for (int64_t t = tb; t < te; ++t) accumulate(p, R * t / threads, R * (t + 1) / threads, partial[t].data());
+      for (int64_t t = tb; t < te; ++t)
+        accumulate(p, R * t / threads, R * (t + 1) / threads, 0, K2, partial[t].data());
     });
     for (int64_t k2 = 0; k2 < K2; ++k2) {
       Acc total = partial[0][k2];
@@ -131,6 +168,23 @@ Tensor<Out> reduce(const Tensor<T>& input, const std::vector<int64_t>& dims, boo
 // Float sums accumulate in double: cheap here and far more accurate than float accumulation.
 template <class T>
 using Accum = std::conditional_t<std::is_same_v<T, float>, double, T>;
+
+// Folds a unit-stride run into acc with eight independent partial results, which the compiler keeps
+// in vector registers; a single running result would serialise on the operation's latency.
+template <class A, class T, class Op>
+void fold_run(A& acc, const T* values, int64_t n, A identity, Op op) {
+  A partial[8];
+  for (A& p : partial) p = identity;
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int u = 0; u < 8; ++u) op(partial[u], static_cast<A>(values[j + u]));
+  for (; j < n; ++j) op(partial[0], static_cast<A>(values[j]));
+  for (int u = 0; u < 8; ++u) op(acc, partial[u]);
+}
+template <class A, class T>
+void sum_run(A& acc, const T* values, int64_t n) {
+  fold_run(acc, values, n, A(0), [](A& a, A v) { a += v; });
+}
 
 template <class T>
 struct ValueIndex {
@@ -165,6 +219,15 @@ void merge_extreme(ValueIndex<T>& acc, const ValueIndex<T>& o) {
   if (better || (o.value == acc.value && o.index < acc.index)) acc = o;
 }
 
+// The identity of max (min): the lowest (highest) value of T.
+template <class T, bool is_max>
+T extreme_init() {
+  if constexpr (std::numeric_limits<T>::has_infinity)
+    return is_max ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+  else
+    return is_max ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+}
+
 struct Welford {
   double n = 0, mean = 0, m2 = 0;
   void add(double v) {
@@ -189,7 +252,8 @@ Tensor<T> sum(const Tensor<T>& x, const std::vector<int64_t>& dims = {}, bool ke
   using A = detail::Accum<T>;
   return detail::reduce<T>(
       x, dims, keepdim, A(0), [](A& a, T v, int64_t) { a += v; }, [](A& a, const A& b) { a += b; },
-      [](const A& a) { return static_cast<T>(a); }, "sum");
+      [](const A& a) { return static_cast<T>(a); }, "sum",
+      [](A& a, const T* v, int64_t n, int64_t) { detail::sum_run(a, v, n); });
 }
 
 template <Real T>
@@ -202,7 +266,8 @@ Tensor<T> mean(const Tensor<T>& x, const std::vector<int64_t>& dims = {}, bool k
   const A inv = count > 0 ? A(1) / static_cast<A>(count) : std::numeric_limits<A>::quiet_NaN();
   return detail::reduce<T>(
       x, dims, keepdim, A(0), [](A& a, T v, int64_t) { a += v; }, [](A& a, const A& b) { a += b; },
-      [inv](const A& a) { return static_cast<T>(a * inv); }, "mean");
+      [inv](const A& a) { return static_cast<T>(a * inv); }, "mean",
+      [](A& a, const T* v, int64_t n, int64_t) { detail::sum_run(a, v, n); });
 }
 
 // Variance with Bessel's correction when unbiased (torch.var's default).
@@ -224,14 +289,17 @@ Tensor<T> std(const Tensor<T>& x, const std::vector<int64_t>& dims = {}, bool un
 }
 
 #define VOXNN_EXTREME_REDUCTION(name, arg_name, values_name, is_max)                                          \
+  /* values only: a branch-free select that the compiler vectorises; NaN sticks once seen */               \
   template <Element T>                                                                                       \
   Tensor<T> name(const Tensor<T>& x, const std::vector<int64_t>& dims = {}, bool keepdim = false) {          \
-    using VI = detail::ValueIndex<T>;                                                                        \
     VOXNN_CHECK(x.numel() > 0, #name ": reduction over an empty tensor of shape ", x.shape());              \
+    auto pick = [](T& a, T v) { a = ((is_max ? v > a : v < a) | (v != v)) ? v : a; };                       \
     return detail::reduce<T>(                                                                                \
-        x, dims, keepdim, VI{T(0), -1}, [](VI& a, T v, int64_t i) { detail::take_extreme<T, is_max>(a, v, i); }, \
-        [](VI& a, const VI& b) { detail::merge_extreme<T, is_max>(a, b); }, [](const VI& a) { return a.value; },  \
-        #name);                                                                                              \
+        x, dims, keepdim, detail::extreme_init<T, is_max>(), [pick](T& a, T v, int64_t) { pick(a, v); },     \
+        [pick](T& a, const T& b) { pick(a, b); }, [](const T& a) { return a; }, #name,                       \
+        [pick](T& a, const T* v, int64_t n, int64_t) {                                                       \
+          detail::fold_run(a, v, n, detail::extreme_init<T, is_max>(), pick);                                \
+        });                                                                                                  \
   }                                                                                                          \
   /* index of the extreme along one dim, or over the flattened tensor when dim is absent */                  \
   template <Element T>                                                                                       \
