@@ -80,8 +80,14 @@ std::vector<Var<T, D>> run_backward(const std::vector<Var<T, D>>& roots, const s
     if (wanted) {
       if (auto w = wanted_index.find(var.id()); w != wanted_index.end()) results[w->second] = g;
     } else if (!data.node || data.retains_grad) {
-      // A leaf keeps its own copy: upstream gradients may be shared by several Vars.
-      Var<T, D> own = create_graph ? g : Var<T, D>(g.value().clone());
+      // A leaf keeps its own contiguous copy: upstream gradients may be shared by several Vars or be
+      // broadcast views, and optimisers update .grad in place. With create_graph the copy is recorded
+      // as an identity node, so the gradient stays differentiable.
+      Var<T, D> own = create_graph ? make_result<T, D>(g.value().clone(), "clone", {g},
+                                                       [](const auto&, const auto&, const auto& gg) {
+                                                         return std::vector{gg};
+                                                       })
+                                   : Var<T, D>(g.value().clone());
       if (data.grad) own = Var<T, D>(data.grad) + own;
       data.grad = own.data();
     }

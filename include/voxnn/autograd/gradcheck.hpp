@@ -3,6 +3,8 @@
 // For each of a few fixed random projections v of the output, the vector-Jacobian product v^T J from
 // backward is checked element by element against (f(x + eps)·v - f(x - eps)·v) / (2 eps).
 // gradgradcheck does the same for the gradient itself (create_graph), checking second derivatives.
+// The finite differences evaluate f under NoGradGuard; an f that calls grad() itself must open an
+// EnableGradGuard (gradgradcheck does).
 #include <cmath>
 #include <functional>
 #include <sstream>

@@ -34,6 +34,24 @@ struct Node {
   std::vector<Var<T, D>> inputs;
   BackwardFn<T, D> backward;
   bool released = false;  // after a backward without retain_graph
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Frees the graph behind this node iteratively: a long chain (a loss summed over a million steps
+  // without backward) would otherwise be destroyed recursively, one set of stack frames per link.
+  ~Node() {
+    std::vector<Var<T, D>> pending = std::move(inputs);
+    while (!pending.empty()) {
+      Var<T, D> v = std::move(pending.back());
+      pending.pop_back();
+      const auto& data = v.data();
+      if (data && data.use_count() == 1 && data->node && data->node.use_count() == 1) {
+        for (auto& in : data->node->inputs) pending.push_back(std::move(in));
+        data->node->inputs.clear();
+      }
+    }  // each v dies here with a node that has no inputs left
+  }
 };
 
 template <class T, class D>

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+// engine.hpp, not just var.hpp: it defines Var::backward and grad(), which every user of a Module calls.
+#include "voxnn/autograd/engine.hpp"
 #include "voxnn/autograd/var.hpp"
 #include "voxnn/nn/state_dict.hpp"
 

@@ -148,7 +148,12 @@ Var<T, D> pow(const Var<T, D>& a, const Var<T, D>& b) {
       ops::pow(a.value(), b.value()), "pow", {a, b}, [](const auto& in, const auto& out, const auto& g) {
         std::vector<Var<T, D>> grads(2);
         if (in[0].requires_grad()) grads[0] = sum_to(mul(mul(g, in[1]), pow(in[0], sub(in[1], constant(ones_like(in[1].value()))))), in[0].shape());
-        if (in[1].requires_grad()) grads[1] = sum_to(mul(mul(g, out), log(in[0])), in[1].shape());
+        if (in[1].requires_grad()) {
+          // d/db a^b = a^b log(a), taken as 0 where a == 0 and b >= 0 (PyTorch's choice) rather than 0 * -inf
+          const Tensor<bool> zero_base = ops::logical_and(ops::eq(in[0].value(), T(0)), ops::ge(in[1].value(), T(0)));
+          const Var<T, D> safe_base = where(zero_base, constant(ones<T, D>(Shape{})), in[0]);
+          grads[1] = sum_to(mul(mul(g, out), log(safe_base)), in[1].shape());
+        }
         return grads;
       });
 }
@@ -191,13 +196,29 @@ Var<T, D> where(const Tensor<bool>& cond, const Var<T, D>& a, const Var<T, D>& b
                                                           sum_to(where(cond, zero, g), in[1].shape())};
                                      });
 }
+namespace autograd {
+// maximum / minimum: the gradient goes to the operand that is selected, split evenly on ties (as
+// PyTorch's); `a_wins` marks where a alone is selected. The forward propagates NaN as ops does.
+template <class T, class D>
+Var<T, D> select_extreme(const Var<T, D>& a, const Var<T, D>& b, Tensor<T, D> value, const Tensor<bool>& a_wins,
+                         const char* name) {
+  const Tensor<T, D> share = ops::add(ops::cast<T>(a_wins), ops::mul(ops::cast<T>(ops::eq(a.value(), b.value())), T(0.5)));
+  return make_result<T, D>(std::move(value), name, {a, b}, [share](const auto& in, const auto&, const auto& g) {
+    std::vector<Var<T, D>> grads(2);
+    if (in[0].requires_grad()) grads[0] = sum_to(mul(g, constant(share)), in[0].shape());
+    if (in[1].requires_grad()) grads[1] = sum_to(mul(g, constant(ops::sub(T(1), share))), in[1].shape());
+    return grads;
+  });
+}
+}  // namespace autograd
+
 template <Real T, Device D>
 Var<T, D> maximum(const Var<T, D>& a, const Var<T, D>& b) {
-  return where(ops::ge(a.value(), b.value()), a, b);
+  return autograd::select_extreme(a, b, ops::maximum(a.value(), b.value()), ops::gt(a.value(), b.value()), "maximum");
 }
 template <Real T, Device D>
 Var<T, D> minimum(const Var<T, D>& a, const Var<T, D>& b) {
-  return where(ops::le(a.value(), b.value()), a, b);
+  return autograd::select_extreme(a, b, ops::minimum(a.value(), b.value()), ops::lt(a.value(), b.value()), "minimum");
 }
 
 }  // namespace voxnn

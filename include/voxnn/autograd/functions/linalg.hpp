@@ -9,7 +9,9 @@ template <Real T, Device D>
 Var<T, D> matmul(const Var<T, D>& a, const Var<T, D>& b) {
   VOXNN_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least one dim, got shapes ", a.shape(),
               " and ", b.shape());
-  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), -2);
+  // A 1-D a gains a leading dim that is removed again: at -2, or at 0 when b is 1-D too (a dot
+  // product, whose [1] result becomes 0-dim).
+  if (a.dim() == 1) return squeeze(matmul(unsqueeze(a, 0), b), b.dim() == 1 ? 0 : -2);
   if (b.dim() == 1) return squeeze(matmul(a, unsqueeze(b, 1)), -1);
   return autograd::make_result<T, D>(
       ops::matmul(a.value(), b.value()), "matmul", {a, b}, [](const auto& in, const auto&, const auto& g) {

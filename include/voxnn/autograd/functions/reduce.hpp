@@ -42,9 +42,26 @@ Var<T, D> var(const Var<T, D>& x, const std::vector<int64_t>& dims = {}, bool un
   const T denom = static_cast<T>(n - (unbiased ? 1 : 0));
   return mul(sum(mul(centred, centred), dims, keepdim), static_cast<T>(T(1) / denom));
 }
+namespace autograd {
+// s^(1/k) for std and the p-norms, whose gradient at s = 0 is taken as 0 (PyTorch's subgradient for
+// a constant slice's std and an all-zero slice's norm) instead of inf, which would turn into NaN.
+template <class T, class D>
+Var<T, D> root_of_sum(const Var<T, D>& s, T k) {
+  Tensor<T, D> value = k == T(2) ? ops::sqrt(s.value()) : ops::pow(s.value(), T(1) / k);
+  return make_result<T, D>(std::move(value), "root", {s}, [k](const auto& in, const auto& out, const auto& g) {
+    const Tensor<bool> zero = ops::eq(in[0].value(), T(0));
+    const Var<T, D> one(ones<T, D>(Shape{})), nil(zeros<T, D>(Shape{}));
+    // d/ds s^(1/k) = s^(1/k) / (k s), and 1 / (2 sqrt(s)) for k = 2
+    const Var<T, D> d = k == T(2) ? div(g, mul(where(zero, one, out), T(2)))
+                                  : div(mul(g, out), mul(where(zero, one, in[0]), k));
+    return std::vector{where(zero, nil, d)};
+  });
+}
+}  // namespace autograd
+
 template <Real T, Device D>
 Var<T, D> std(const Var<T, D>& x, const std::vector<int64_t>& dims = {}, bool unbiased = true, bool keepdim = false) {
-  return sqrt(var(x, dims, unbiased, keepdim));
+  return autograd::root_of_sum(var(x, dims, unbiased, keepdim), T(2));
 }
 
 namespace autograd {
@@ -79,10 +96,11 @@ Var<T, D> amin(const Var<T, D>& x, const std::vector<int64_t>& dims = {}, bool k
 // p-norm; p = 2 and p = 1 are composed from differentiable ops.
 template <Real T, Device D>
 Var<T, D> norm(const Var<T, D>& x, double p = 2.0, const std::vector<int64_t>& dims = {}, bool keepdim = false) {
-  if (p == 2.0) return sqrt(sum(mul(x, x), dims, keepdim));
+  // An all-zero slice gets a zero gradient, as in PyTorch (see root_of_sum).
+  if (p == 2.0) return autograd::root_of_sum(sum(mul(x, x), dims, keepdim), T(2));
   if (p == 1.0) return sum(abs(x), dims, keepdim);
   if (std::isinf(p)) return amax(abs(x), dims, keepdim);
-  return pow(sum(pow(abs(x), static_cast<T>(p)), dims, keepdim), static_cast<T>(1.0 / p));
+  return autograd::root_of_sum(sum(pow(abs(x), static_cast<T>(p)), dims, keepdim), static_cast<T>(p));
 }
 
 // log(sum(exp(x))) over dims, shifted by the maximum for stability.
