@@ -413,8 +413,8 @@ TEST_CASE("json_lite parses the header subset", "[io][json]") {
     const auto v = parse(R"( {"b": [1, -2, 9223372036854775807, -9223372036854775808], "a": {"s": "x\"y\\z\/\n"}, "e": {}, "f": []} )");
     REQUIRE(v.is_object());
     REQUIRE(v.object().size() == 4);
-    CHECK(v.object()[0].key == "b");
-    CHECK(v.object()[1].key == "a");
+    CHECK(v.object()[0].first == "b");
+    CHECK(v.object()[1].first == "a");
     const auto& b = v.find("b")->array();
     CHECK(b[0].integer() == 1);
     CHECK(b[1].integer() == -2);

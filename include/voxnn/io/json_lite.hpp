@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -300,7 +301,10 @@ class Reader {
 
 // ---- a document as a tree --------------------------------------------------------------------------
 
-struct Member;
+class Value;
+// An object member: (key, value). A pair rather than a struct of our own: nvcc and clang reject a
+// variant alternative vector<Member> while a user-defined Member is still incomplete.
+using Member = std::pair<std::string, Value>;
 
 class Value {
  public:
@@ -336,12 +340,7 @@ class Value {
   Data data_;
 };
 
-struct Member {
-  std::string key;
-  Value value;
-};
-
-// Defined here, where Member is complete: vector<Member> needs it to move.
+// Defined here, where Value is complete: vector<Member> needs it to move.
 inline Value Value::make_integer(int64_t v) { return Value(v); }
 inline Value Value::make_string(std::string s) { return Value(std::move(s)); }
 inline Value Value::make_array(std::vector<Value> items) { return Value(std::move(items)); }
@@ -349,7 +348,7 @@ inline Value Value::make_object(std::vector<Member> members) { return Value(std:
 
 inline const Value* Value::find(std::string_view key) const {
   for (const Member& m : object())
-    if (m.key == key) return &m.value;
+    if (m.first == key) return &m.second;
   return nullptr;
 }
 

@@ -1,0 +1,89 @@
+// Autograd overhead per recorded op, on 1-element tensors so that the arithmetic itself is negligible.
+// The graph is a chain of kOps binary ops, y = x; repeat kOps/2 times: y = y * x + x.
+//   BM_autograd_forward_nograd   the chain under NoGradGuard (plain tensor ops wrapped in Var)
+//   BM_autograd_forward_record   the same chain recording a graph
+//   BM_autograd_forward_backward recording plus y.backward()
+// Every benchmark sets the counter `ops` (= kOps); compare_pytorch.py reports median time / ops in microseconds:
+// the recording overhead is (record - nograd) / ops, the full autograd cost (record + backward - nograd) / ops.
+// The same chain in PyTorch is timed by bench/compare_pytorch.py.
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#if __has_include("voxnn/autograd/autograd.hpp")
+#include "voxnn/autograd/autograd.hpp"
+#define VOXNN_BENCH_HAS_AUTOGRAD 1
+#elif __has_include("voxnn/autograd/engine.hpp")
+#include "voxnn/autograd/engine.hpp"
+#define VOXNN_BENCH_HAS_AUTOGRAD 1
+#endif
+#include "voxnn/voxnn.hpp"
+
+#include "protocol.hpp"
+
+namespace {
+
+constexpr int kOps = 100;
+
+#ifdef VOXNN_BENCH_HAS_AUTOGRAD
+using V = voxnn::Var<float>;
+
+V chain(const V& x) {
+  V y = x;
+  for (int i = 0; i < kOps / 2; ++i) y = y * x + x;
+  return y;
+}
+
+void finish(benchmark::State& state) {
+  state.counters["ops"] = kOps;
+}
+
+void BM_autograd_forward_nograd(benchmark::State& state) {
+  V x(voxnn::ones<float>({1}), /*requires_grad=*/true);
+  voxnn::NoGradGuard guard;
+  for (auto _ : state) {
+    V y = chain(x);
+    benchmark::DoNotOptimize(y.value().data());
+  }
+  finish(state);
+}
+
+void BM_autograd_forward_record(benchmark::State& state) {
+  V x(voxnn::ones<float>({1}), /*requires_grad=*/true);
+  for (auto _ : state) {
+    V y = chain(x);
+    benchmark::DoNotOptimize(y.value().data());
+  }  // the graph is freed here, inside the timed loop, as it is when a training step ends
+  finish(state);
+}
+
+void BM_autograd_forward_backward(benchmark::State& state) {
+  V x(voxnn::ones<float>({1}), /*requires_grad=*/true);
+  for (auto _ : state) {
+    V y = chain(x);
+    y.backward();
+    benchmark::DoNotOptimize(x.grad().data());
+    x.zero_grad();
+  }
+  finish(state);
+}
+
+// Warm-up, repetitions and aggregates come from protocol.hpp's default flags.
+#define VOXNN_BENCH(fn) BENCHMARK(fn)->UseRealTime()->Unit(benchmark::kMicrosecond)
+
+VOXNN_BENCH(BM_autograd_forward_nograd);
+VOXNN_BENCH(BM_autograd_forward_record);
+VOXNN_BENCH(BM_autograd_forward_backward);
+#endif
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::AddCustomContext("chain_ops", std::to_string(kOps));
+#ifdef VOXNN_BENCH_HAS_AUTOGRAD
+  benchmark::AddCustomContext("autograd", "available");
+#else
+  benchmark::AddCustomContext("autograd", "missing: voxnn/autograd headers not found at build time");
+#endif
+  return voxnn::bench::run_main(argc, argv);
+}
