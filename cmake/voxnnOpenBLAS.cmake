@@ -7,8 +7,22 @@ if(TARGET voxnn_openblas)
   return()
 endif()
 
-find_package(OpenBLAS CONFIG QUIET)
-if(OpenBLAS_FOUND AND OpenBLAS_INCLUDE_DIRS AND OpenBLAS_LIBRARIES)
+# Prefer Debian's OpenMP build of OpenBLAS: it shares voxnn's OpenMP thread pool. The default pthread
+# build runs its own threads, which fight OpenMP's spinning workers for the cores (measured: the demo
+# ran 10x slower, most of its time in sched_yield).
+find_path(VOXNN_CBLAS_OPENMP_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas-openmp NO_CMAKE_SYSTEM_PATH
+          PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE})
+find_library(VOXNN_OPENBLAS_OPENMP_LIBRARY openblas NO_DEFAULT_PATH
+             PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp)
+if(VOXNN_CBLAS_OPENMP_INCLUDE_DIR AND VOXNN_OPENBLAS_OPENMP_LIBRARY)
+  set(_voxnn_blas_inc ${VOXNN_CBLAS_OPENMP_INCLUDE_DIR})
+  set(_voxnn_blas_lib ${VOXNN_OPENBLAS_OPENMP_LIBRARY})
+else()
+  find_package(OpenBLAS CONFIG QUIET)
+endif()
+if(_voxnn_blas_lib)
+  # found above
+elseif(OpenBLAS_FOUND AND OpenBLAS_INCLUDE_DIRS AND OpenBLAS_LIBRARIES)
   set(_voxnn_blas_inc ${OpenBLAS_INCLUDE_DIRS})
   set(_voxnn_blas_lib ${OpenBLAS_LIBRARIES})
 else()

@@ -2,7 +2,7 @@
 # only those missing, so a prepared machine makes no network calls. CUDA is not a Debian package;
 # it is used when present under /usr/local/cuda.
 VOXNN_DEBIAN_PACKAGES=(build-essential cmake git ca-certificates libeigen3-dev catch2 zlib1g-dev
-  nlohmann-json3-dev libstb-dev libopenblas-dev libbenchmark-dev)
+  nlohmann-json3-dev libstb-dev libopenblas-dev libopenblas-openmp-dev libbenchmark-dev)
 
 voxnn_install_deps() {
   local missing=() pkg
