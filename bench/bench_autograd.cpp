@@ -10,13 +10,6 @@
 
 #include <string>
 
-#if __has_include("voxnn/autograd/autograd.hpp")
-#include "voxnn/autograd/autograd.hpp"
-#define VOXNN_BENCH_HAS_AUTOGRAD 1
-#elif __has_include("voxnn/autograd/engine.hpp")
-#include "voxnn/autograd/engine.hpp"
-#define VOXNN_BENCH_HAS_AUTOGRAD 1
-#endif
 #include "voxnn/voxnn.hpp"
 
 #include "protocol.hpp"
@@ -25,7 +18,6 @@ namespace {
 
 constexpr int kOps = 100;
 
-#ifdef VOXNN_BENCH_HAS_AUTOGRAD
 using V = voxnn::Var<float>;
 
 V chain(const V& x) {
@@ -74,16 +66,10 @@ void BM_autograd_forward_backward(benchmark::State& state) {
 VOXNN_BENCH(BM_autograd_forward_nograd);
 VOXNN_BENCH(BM_autograd_forward_record);
 VOXNN_BENCH(BM_autograd_forward_backward);
-#endif
 
 }  // namespace
 
 int main(int argc, char** argv) {
   benchmark::AddCustomContext("chain_ops", std::to_string(kOps));
-#ifdef VOXNN_BENCH_HAS_AUTOGRAD
-  benchmark::AddCustomContext("autograd", "available");
-#else
-  benchmark::AddCustomContext("autograd", "missing: voxnn/autograd headers not found at build time");
-#endif
   return voxnn::bench::run_main(argc, argv);
 }

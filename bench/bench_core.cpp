@@ -3,8 +3,8 @@
 // OpenBLAS's cblas_sgemm when VOXNN_USE_CBLAS is defined).
 //
 // Protocol (docs/benchmarks.md, defaults in protocol.hpp): every benchmark warms up for 0.3 s, runs 5
-// repetitions and reports the median (plus mean/stddev/cv) of wall-clock time; threads are voxnn::num_threads() for voxnn
-// and the copy reference, the library default for the GEMMs; both are printed in the context block.
+// repetitions and reports the median (plus mean/stddev/cv) of wall-clock time. Threads: voxnn::num_threads()
+// for voxnn and the copy references, the library default for the GEMMs; all are printed in the context.
 // Each benchmark sets `bytes` (bytes moved per iteration, reads + writes) or `flops` (per iteration) as a
 // plain counter, so bench/compare_pytorch.py can recompute rates from the median time.
 //
@@ -81,8 +81,9 @@ void set_flops(benchmark::State& state, double flops_per_iter, int threads) {
 }
 
 // ---- copy-bandwidth references ----------------------------------------------------------------------
-// memcpy over voxnn::num_threads() threads, one contiguous half per thread (glibc switches to
-// non-temporal stores at this size). Bytes: one read + one write per element.
+// memcpy over voxnn::num_threads() threads, one contiguous part per thread. Bytes: one read + one write
+// per element. (On the 2-core Zen 4 guest of docs/benchmarks.md glibc's memcpy reaches only about
+// 60 % of the streaming copy below.)
 void BM_copy_memcpy_threads(benchmark::State& state) {
   auto& e = Elementwise::get();
   const float* src = e.a.data();

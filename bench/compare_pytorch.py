@@ -4,8 +4,9 @@
     /usr/bin/python3 bench/compare_pytorch.py [--build-dir build/bench] [--repetitions 5]
 
 Protocol, for both sides: warm-up (0.3 s of untimed calls), then --repetitions repetitions (at least 5), each
-timing a loop of enough calls to last --min-time seconds; the reported figure is the median over the
-repetitions of the wall-clock time per call. voxnn runs on voxnn::num_threads() OpenMP threads (printed),
+timing a loop of enough calls to last --min-time seconds, the repetitions of all benchmarks of a binary (of a
+group, for PyTorch) in random interleaved order; the reported figure is the median over the repetitions of
+the wall-clock time per call. voxnn runs on voxnn::num_threads() OpenMP threads (printed),
 PyTorch on torch.set_num_threads(--threads). Rates: GB/s = bytes read + written / 1e9 / s;
 GFLOP/s = 2 n^3 / 1e9 / s. Targets (from the issue):
   * elementwise add and addcmul on 64 Mi floats: >= 70% of the copy bandwidth measured by the same binary
@@ -23,6 +24,7 @@ import datetime
 import json
 import os
 import platform
+import random
 import re
 import statistics
 import subprocess
@@ -56,7 +58,8 @@ AUTOGRAD_US = 2.0
 # ---- voxnn side ------------------------------------------------------------------------------------------
 def run_binary(path, repetitions, min_time):
     cmd = [path, "--benchmark_format=json", "--benchmark_repetitions=%d" % repetitions,
-           "--benchmark_report_aggregates_only=true", "--benchmark_min_time=%g" % min_time]
+           "--benchmark_report_aggregates_only=true", "--benchmark_enable_random_interleaving=true",
+           "--benchmark_min_time=%g" % min_time]
     print("running:", " ".join(cmd), file=sys.stderr, flush=True)
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     data = json.loads(out)
@@ -76,53 +79,59 @@ def run_binary(path, repetitions, min_time):
 
 
 # ---- PyTorch side ----------------------------------------------------------------------------------------
-def time_torch(fn, repetitions, min_time, warmup=0.3):
-    """Median seconds per call (and the coefficient of variation) over `repetitions` timed loops."""
-    start, calls = time.perf_counter(), 0
-    while True:  # warm-up: at least one call, at least `warmup` seconds
-        fn()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= warmup:
-            break
-    per_call = elapsed / calls
-    n = max(1, int(min_time / per_call + 0.5))
-    samples = []
-    for _ in range(repetitions):
+def time_group(cases, repetitions, min_time, warmup=0.3):
+    """{name: (median seconds per call, coefficient of variation)} for [(name, fn)], measured as the C++
+    side is: each case warmed up, then `repetitions` timed loops of >= min_time s per case, the
+    repetitions of all cases in random interleaved order."""
+    loops = {}
+    for name, fn in cases:
+        print("torch: warm-up", name, file=sys.stderr, flush=True)
+        start, calls = time.perf_counter(), 0
+        while True:  # at least one call, at least `warmup` seconds
+            fn()
+            calls += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= warmup:
+                break
+        loops[name] = max(1, int(min_time / (elapsed / calls) + 0.5))
+    order = [c for c in cases for _ in range(repetitions)]
+    random.Random(0).shuffle(order)
+    samples = {name: [] for name, _ in cases}
+    for name, fn in order:
+        fn()  # one untimed call: this case may follow a different one
+        n = loops[name]
         t0 = time.perf_counter()
         for _ in range(n):
             fn()
-        samples.append((time.perf_counter() - t0) / n)
-    med = statistics.median(samples)
-    cv = statistics.pstdev(samples) / statistics.mean(samples) if len(samples) > 1 else 0.0
-    return med, cv
+        samples[name].append((time.perf_counter() - t0) / n)
+    return {name: (statistics.median(v), statistics.pstdev(v) / statistics.mean(v)) for name, v in samples.items()}
 
 
-def torch_results(torch, repetitions, min_time):
-    res = {}
-    g = torch.Generator().manual_seed(0)
+def torch_elementwise(torch, g, repetitions, min_time):
     a = torch.rand(ELEMS, generator=g)
     b = torch.rand(ELEMS, generator=g)
     c = torch.rand(ELEMS, generator=g)
     out = torch.zeros(ELEMS)
-    cases = [
+    return time_group([
         ("copy", lambda: out.copy_(a)),
         ("add_fresh", lambda: torch.add(a, b)),
         ("add_out", lambda: torch.add(a, b, out=out)),
         ("add_inplace", lambda: out.add_(b)),
         ("addcmul_fresh", lambda: torch.addcmul(c, a, b, value=0.5)),
         ("addcmul_inplace", lambda: out.addcmul_(a, b, value=0.5)),
-    ]
-    for name, fn in cases:
-        print("torch:", name, file=sys.stderr, flush=True)
-        res[name] = time_torch(fn, repetitions, min_time)
-    del a, b, c, out
+    ], repetitions, min_time)  # the 1 GiB of operands is freed on return
 
+
+def torch_matmul(torch, g, repetitions, min_time):
     A = torch.randn(GEMM_N, GEMM_N, generator=g)
     B = torch.randn(GEMM_N, GEMM_N, generator=g)
-    print("torch: matmul", file=sys.stderr, flush=True)
-    res["matmul"] = time_torch(lambda: torch.matmul(A, B), repetitions, min_time)
-    del A, B
+    return time_group([("matmul", lambda: torch.matmul(A, B))], repetitions, min_time)
+
+
+def torch_results(torch, repetitions, min_time):
+    g = torch.Generator().manual_seed(0)
+    res = torch_elementwise(torch, g, repetitions, min_time)
+    res.update(torch_matmul(torch, g, repetitions, min_time))
 
     x = torch.ones(1, requires_grad=True)
 
@@ -140,9 +149,8 @@ def torch_results(torch, repetitions, min_time):
         chain().backward()
         x.grad = None
 
-    for name, fn in [("ag_nograd", nograd), ("ag_record", chain), ("ag_fwd_bwd", fwd_bwd)]:
-        print("torch:", name, file=sys.stderr, flush=True)
-        res[name] = time_torch(fn, repetitions, min_time)
+    res.update(time_group([("ag_nograd", nograd), ("ag_record", chain), ("ag_fwd_bwd", fwd_bwd)], repetitions,
+                          min_time))
     return res
 
 

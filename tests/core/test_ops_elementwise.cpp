@@ -176,3 +176,27 @@ TEMPLATE_TEST_CASE("large elementwise ops do not depend on the thread count", "[
   CHECK(r.at({299, 499}) == T(2 * (499 * 300 + 299) - 499));
   for (const auto& other : results) test::require_equal(other, r);
 }
+
+TEST_CASE("outputs above the streaming-store threshold are written exactly", "[core][ops][streaming]") {
+  // 17 Mi floats (68 MiB) is above ops::detail::kStreamingStoreBytes, so fresh and out= results go
+  // through non-temporal stores. One operand starts off a cache line (narrow by 3) and the other is
+  // broadcast, so every thread's chunk has an unaligned head and tail. Values stay below 2^24 so
+  // float holds them exactly.
+  constexpr int64_t rows = 17 * 1024, cols = 1024;
+  static_assert(rows * cols * sizeof(float) >= ops::detail::kStreamingStoreBytes);
+  const auto base = ops::map<float>(arange<int64_t>(rows * cols + 3), [](int64_t v) { return float(v % 4099); });
+  const auto a = base.narrow(0, 3, rows * cols).reshape({rows, cols});
+  const auto b = arange<float>(cols).reshape({1, cols});
+  auto count_wrong = [&](const Tensor<float>& r) {
+    int64_t wrong = 0;
+    const float* p = r.data();
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        wrong += p[i * cols + j] != float((i * cols + j + 3) % 4099 + j);
+    return wrong;
+  };
+  CHECK(count_wrong(ops::add(a, b)) == 0);
+  auto out = empty<float>({rows, cols});
+  ops::add_out(out, a, b);
+  CHECK(count_wrong(out) == 0);
+}

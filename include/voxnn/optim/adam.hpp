@@ -8,14 +8,10 @@
 #include <array>
 #include <cmath>
 
+#include "voxnn/core/diagnostics.hpp"
 #include "voxnn/optim/optimizer.hpp"
 
-// GCC 12 flags Eigen's AVX-512 square root (rsqrt14 with an undefined pass-through operand) as maybe
-// uninitialised once it is inlined into the kernels below; every lane is defined.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+VOXNN_EIGEN_AVX512_WARNINGS_BEGIN
 
 namespace voxnn::optim {
 
@@ -143,6 +139,4 @@ AdamW(std::vector<Var<T, D>>) -> AdamW<T, D>;
 
 }  // namespace voxnn::optim
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+VOXNN_EIGEN_AVX512_WARNINGS_END

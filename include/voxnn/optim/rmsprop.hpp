@@ -7,14 +7,10 @@
 // The eps goes outside the square root, as in PyTorch (TensorFlow puts it inside).
 #include <cmath>
 
+#include "voxnn/core/diagnostics.hpp"
 #include "voxnn/optim/optimizer.hpp"
 
-// GCC 12 flags Eigen's AVX-512 square root (rsqrt14 with an undefined pass-through operand) as maybe
-// uninitialised once it is inlined into the kernels below; every lane is defined.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+VOXNN_EIGEN_AVX512_WARNINGS_BEGIN
 
 namespace voxnn::optim {
 
@@ -95,6 +91,4 @@ RMSprop(std::vector<Var<T, D>>) -> RMSprop<T, D>;
 
 }  // namespace voxnn::optim
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+VOXNN_EIGEN_AVX512_WARNINGS_END
