@@ -1,5 +1,8 @@
 #pragma once
 // Indexing by index tensors: index_select, gather, scatter_add (and its in-place form), one_hot.
+#include <algorithm>
+#include <vector>
+
 #include "voxnn/core/factory.hpp"
 #include "voxnn/core/tensor.hpp"
 #include "voxnn/ops/elementwise.hpp"
@@ -13,19 +16,34 @@ inline int64_t checked_index(int64_t i, int64_t size, const char* op, int dim, c
 }
 }  // namespace detail
 
-// Entries of x at `index` (1-D) along dim.
+// Entries of x at `index` (1-D) along dim. x is seen as [outer, size, inner]: each selected slice is
+// `outer` contiguous runs of `inner` elements, copied in parallel.
 template <Element T>
 Tensor<T> index_select(const Tensor<T>& x, int64_t dim, const Tensor<int64_t>& index) {
   VOXNN_CHECK(index.dim() <= 1, "index_select: index must be 1-D, got shape ", index.shape());
   const int d = wrap_dim(dim, x.dim(), "index_select");
-  const Tensor<int64_t> idx = index.reshape({-1});
-  Shape out_shape = x.shape();
-  if (x.dim() > 0) out_shape[d] = idx.numel();
+  const Tensor<int64_t> idx = index.reshape({-1}).contiguous();
+  const int64_t n = idx.numel();
+  const Shape& shape = x.shape();
+  const int64_t size = x.dim() > 0 ? shape[d] : 1;
+  VOXNN_CHECK(x.dim() > 0 || n == 1, "index_select: a 0-dim input takes one index, got ", n);
+  std::vector<int64_t> rows(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) rows[i] = detail::checked_index(idx.data()[i], size, "index_select", d, shape);
+
+  Shape out_shape = shape;
+  if (x.dim() > 0) out_shape[d] = n;
   Tensor<T> out(out_shape);
-  for (int64_t i = 0; i < idx.numel(); ++i) {
-    const int64_t j = detail::checked_index(idx.at({i}), x.shape()[d], "index_select", d, x.shape());
-    out.select(d, i).copy_(x.select(d, j));
-  }
+  int64_t outer = 1, inner = 1;
+  for (int k = 0; k < d; ++k) outer *= shape[k];
+  for (int k = d + 1; k < x.dim(); ++k) inner *= shape[k];
+  const Tensor<T> src = x.contiguous();
+  const T* from = src.data();
+  T* to = out.data();
+  parallel_for(0, outer * n, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(inner, 1)),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t k = begin; k < end; ++k)
+                   std::copy_n(from + ((k / n) * size + rows[k % n]) * inner, inner, to + k * inner);
+               });
   return out;
 }
 
