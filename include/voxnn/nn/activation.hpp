@@ -29,43 +29,33 @@ struct LeakyReLUOptions {
   double negative_slope = 0.01;
 };
 template <Real T, Device D = Cpu>
-class LeakyReLU : public Module<T, D> {
+class LeakyReLU : public ModuleWithOptions<T, D, LeakyReLUOptions> {
  public:
-  using Options = LeakyReLUOptions;
-  explicit LeakyReLU(const Options& o = {}) : LeakyReLU(nullptr, "", o) {}
-  LeakyReLU(Module<T, D>* parent, std::string name, const Options& o = {})
-      : Module<T, D>(parent, std::move(name)), options(o) {}
-  Var<T, D> forward(const Var<T, D>& x) override { return leaky_relu(x, options.negative_slope); }
+  using ModuleWithOptions<T, D, LeakyReLUOptions>::ModuleWithOptions;
+  Var<T, D> forward(const Var<T, D>& x) override { return leaky_relu(x, this->options.negative_slope); }
   std::string type_name() const override { return "LeakyReLU"; }
-  const Options options;
 };
 
 struct ELUOptions {
   double alpha = 1.0;
 };
 template <Real T, Device D = Cpu>
-class ELU : public Module<T, D> {
+class ELU : public ModuleWithOptions<T, D, ELUOptions> {
  public:
-  using Options = ELUOptions;
-  explicit ELU(const Options& o = {}) : ELU(nullptr, "", o) {}
-  ELU(Module<T, D>* parent, std::string name, const Options& o = {}) : Module<T, D>(parent, std::move(name)), options(o) {}
-  Var<T, D> forward(const Var<T, D>& x) override { return elu(x, options.alpha); }
+  using ModuleWithOptions<T, D, ELUOptions>::ModuleWithOptions;
+  Var<T, D> forward(const Var<T, D>& x) override { return elu(x, this->options.alpha); }
   std::string type_name() const override { return "ELU"; }
-  const Options options;
 };
 
 struct GELUOptions {
   std::string approximate = "none";  // or "tanh"
 };
 template <Real T, Device D = Cpu>
-class GELU : public Module<T, D> {
+class GELU : public ModuleWithOptions<T, D, GELUOptions> {
  public:
-  using Options = GELUOptions;
-  explicit GELU(const Options& o = {}) : GELU(nullptr, "", o) {}
-  GELU(Module<T, D>* parent, std::string name, const Options& o = {}) : Module<T, D>(parent, std::move(name)), options(o) {}
-  Var<T, D> forward(const Var<T, D>& x) override { return gelu(x, options.approximate); }
+  using ModuleWithOptions<T, D, GELUOptions>::ModuleWithOptions;
+  Var<T, D> forward(const Var<T, D>& x) override { return gelu(x, this->options.approximate); }
   std::string type_name() const override { return "GELU"; }
-  const Options options;
 };
 
 // PReLU: one learned slope, or one per channel (dim 1), initialised to `init`.
@@ -93,26 +83,18 @@ struct SoftmaxOptions {
   int64_t dim = 1;
 };
 template <Real T, Device D = Cpu>
-class Softmax : public Module<T, D> {
+class Softmax : public ModuleWithOptions<T, D, SoftmaxOptions> {
  public:
-  using Options = SoftmaxOptions;
-  explicit Softmax(const Options& o = {}) : Softmax(nullptr, "", o) {}
-  Softmax(Module<T, D>* parent, std::string name, const Options& o = {})
-      : Module<T, D>(parent, std::move(name)), options(o) {}
-  Var<T, D> forward(const Var<T, D>& x) override { return softmax(x, options.dim); }
+  using ModuleWithOptions<T, D, SoftmaxOptions>::ModuleWithOptions;
+  Var<T, D> forward(const Var<T, D>& x) override { return softmax(x, this->options.dim); }
   std::string type_name() const override { return "Softmax"; }
-  const Options options;
 };
 template <Real T, Device D = Cpu>
-class LogSoftmax : public Module<T, D> {
+class LogSoftmax : public ModuleWithOptions<T, D, SoftmaxOptions> {
  public:
-  using Options = SoftmaxOptions;
-  explicit LogSoftmax(const Options& o = {}) : LogSoftmax(nullptr, "", o) {}
-  LogSoftmax(Module<T, D>* parent, std::string name, const Options& o = {})
-      : Module<T, D>(parent, std::move(name)), options(o) {}
-  Var<T, D> forward(const Var<T, D>& x) override { return log_softmax(x, options.dim); }
+  using ModuleWithOptions<T, D, SoftmaxOptions>::ModuleWithOptions;
+  Var<T, D> forward(const Var<T, D>& x) override { return log_softmax(x, this->options.dim); }
   std::string type_name() const override { return "LogSoftmax"; }
-  const Options options;
 };
 
 }  // namespace voxnn::nn

@@ -20,16 +20,13 @@ struct FlattenOptions {
 };
 
 template <Real T, Device D = Cpu>
-class Flatten : public Module<T, D> {
+class Flatten : public ModuleWithOptions<T, D, FlattenOptions> {
  public:
-  using Options = FlattenOptions;
-  explicit Flatten(const Options& o = {}) : Flatten(nullptr, "", o) {}
-  Flatten(Module<T, D>* parent, std::string name, const Options& o = {})
-      : Module<T, D>(parent, std::move(name)), options(o) {}
-  Var<T, D> forward(const Var<T, D>& x) override { return flatten(x, options.start_dim, options.end_dim); }
+  using ModuleWithOptions<T, D, FlattenOptions>::ModuleWithOptions;
+  Var<T, D> forward(const Var<T, D>& x) override {
+    return flatten(x, this->options.start_dim, this->options.end_dim);
+  }
   std::string type_name() const override { return "Flatten"; }
-
-  const Options options;
 };
 
 }  // namespace voxnn::nn

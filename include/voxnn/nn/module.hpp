@@ -203,4 +203,18 @@ class Module {
   bool training_ = true;
 };
 
+// A module configured by an options struct: the two constructors every such module has (standalone,
+// and as a named child of a parent) and the stored options. Derived modules inherit them with
+// `using ModuleWithOptions<...>::ModuleWithOptions;`.
+template <Real T, Device D, class Opts>
+class ModuleWithOptions : public Module<T, D> {
+ public:
+  using Options = Opts;
+  explicit ModuleWithOptions(const Options& o = {}) : ModuleWithOptions(nullptr, "", o) {}
+  ModuleWithOptions(Module<T, D>* parent, std::string name, const Options& o = {})
+      : Module<T, D>(parent, std::move(name)), options(o) {}
+
+  const Options options;
+};
+
 }  // namespace voxnn::nn
