@@ -24,6 +24,15 @@ inline void set_num_threads(int n) {
 #endif
 }
 
+// The calling thread's index inside a parallel region (0 outside one).
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 inline bool in_parallel_region() {
 #ifdef _OPENMP
   return omp_in_parallel();
@@ -53,6 +62,21 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, Body&& body) {
     const int64_t b = begin + n * c / chunks, e = begin + n * (c + 1) / chunks;
     body(b, e);
   }
+#endif
+}
+
+// Calls body(i) for each i in [begin, end), handing items to threads one at a time as they finish: for
+// few, heavy items (a convolution's tiles), where a static split would leave every thread waiting
+// for the slowest one, e.g. one sharing its core with another process.
+template <class Body>
+void parallel_for_each_dynamic(int64_t begin, int64_t end, Body&& body) {
+  if (end - begin <= 1 || num_threads() <= 1 || in_parallel_region()) {
+    for (int64_t i = begin; i < end; ++i) body(i);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t i = begin; i < end; ++i) body(i);
 #endif
 }
 

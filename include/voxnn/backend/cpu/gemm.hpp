@@ -6,11 +6,13 @@
 #include <Eigen/Core>
 
 #include "voxnn/core/device.hpp"
+#include "voxnn/core/diagnostics.hpp"
 
 #ifdef VOXNN_USE_CBLAS
 #include <cblas.h>
 #endif
 
+VOXNN_EIGEN_AVX512_WARNINGS_BEGIN
 namespace voxnn::backend::cpu {
 
 template <Real T>
@@ -48,3 +50,4 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, 
 }
 
 }  // namespace voxnn::backend::cpu
+VOXNN_EIGEN_AVX512_WARNINGS_END
