@@ -176,6 +176,11 @@ TEST_CASE("conv modules: PyTorch parameter names, shapes and default init", "[op
   CHECK(net.up(net.enc(x)).shape() == Shape{2, 6, 6, 8, 10});
   CHECK(net.up.forward(net.enc(x), {7, 9, 11}).shape() == Shape{2, 6, 7, 9, 11});
   CHECK_THROWS_WITH(net.up.forward(net.enc(x), {8, 8, 10}), Contains("outside the range [6, 7]"));
+  // unbatched input, also through a padding mode that needs the batch dim
+  nn::Conv2d<float> circular({.in_channels = 4, .out_channels = 2, .kernel_size = 3, .padding = 1,
+                              .padding_mode = "circular"});
+  const Var<float> image(randn<float>({4, 5, 6}));
+  CHECK(test::compare(circular(image).value(), squeeze(circular(unsqueeze(image, 0)), 0).value(), 0.0).ok);
   CHECK_THROWS_WITH(nn::Conv2d<float>({.in_channels = 3, .out_channels = 4, .kernel_size = 3, .groups = 2}),
                     Contains("Conv2d: in_channels 3 and out_channels 4 must both be divisible by groups = 2"));
   CHECK_THROWS_WITH(nn::Conv2d<float>({.in_channels = 2, .out_channels = 2, .padding_mode = "mirror"}),

@@ -82,29 +82,25 @@ class ConvNd : public Module<T, D> {
   }
 
   Var<T, D> forward(const Var<T, D>& x) override {
-    if (options.padding_mode == "zeros") return run(x, params_);
-    // pad() takes the last dim first; the convolution then runs unpadded
-    std::vector<int64_t> pads;
-    for (int i = N - 1; i >= 0; --i) {
-      pads.push_back(params_.pad_left[i]);
-      pads.push_back(params_.pad_right[i]);
-    }
-    ops::ConvParams<N> unpadded = params_;
-    unpadded.pad_left.fill(0);
-    unpadded.pad_right.fill(0);
-    return run(pad(x, pads, options.padding_mode), unpadded);
+    return autograd::conv_impl::batched<N>(x, autograd::conv_impl::kConvName[N], [&](const Var<T, D>& xb) {
+      if (options.padding_mode == "zeros") return autograd::conv_impl::forward<N>(xb, weight, bias, params_);
+      // pad() takes the last dim first; the convolution then runs unpadded
+      std::vector<int64_t> pads;
+      for (int i = N - 1; i >= 0; --i) {
+        pads.push_back(params_.pad_left[i]);
+        pads.push_back(params_.pad_right[i]);
+      }
+      ops::ConvParams<N> unpadded = params_;
+      unpadded.pad_left.fill(0);
+      unpadded.pad_right.fill(0);
+      return autograd::conv_impl::forward<N>(pad(xb, pads, options.padding_mode), weight, bias, unpadded);
+    });
   }
   std::string type_name() const override { return detail::kConvModuleName[N]; }
 
   const Options options;
 
  private:
-  Var<T, D> run(const Var<T, D>& x, const ops::ConvParams<N>& p) const {
-    const char* op = autograd::conv_impl::kConvName[N];
-    return autograd::conv_impl::batched<N>(x, op, [&](const Var<T, D>& xb) {
-      return autograd::conv_impl::forward<N>(xb, weight, bias, p);
-    });
-  }
   ops::ConvParams<N> params_;
 };
 

@@ -10,11 +10,11 @@
 // convolution of gy with the taps whose k*d = r (mod s).
 //
 // Scratch memory per call: one padded, phase-split copy of one sample's input (for the weight
-// gradient also one of the output gradient) plus packed weights; never input size x kernel volume.
+// gradient also one of the output gradient) plus packed weights and, for the weight gradient, one
+// weight-sized set of partial sums per thread; never input size x kernel volume.
 #include <array>
 #include <vector>
 
-#include "voxnn/backend/cpu/gemm.hpp"
 #include "voxnn/backend/cpu/tap_conv.hpp"
 #include "voxnn/core/factory.hpp"
 #include "voxnn/ops/reduce.hpp"
@@ -357,9 +357,9 @@ Tensor<T> conv_input_grad(const Tensor<T>& grad_output, const Tensor<T>& weight,
 }
 
 // The adjoint of conv_forward in w: gw [Cout, Cin/groups, k...] = sum over batch and positions of
-// gy(co, o) * x(ci, o*s + k*d - pad). Per tap this is one GEMM over all positions, C_t[co][ci] +=
-// gy[co][q] * X[ci][q + offset_t], taking the forward's phase-split input as B (rows a channel
-// stride apart) and gy spread onto the same position grid, with zeros where the grid has padding.
+// gy(co, o) * x(ci, o*s + k*d - pad). Per tap this is a product over all positions, C_t[co][ci] +=
+// gy[co][q] * X[ci][q + offset_t], of the forward's phase-split input X and gy spread onto the same
+// position grid (zeros where the grid has padding); backend/cpu/tap_conv.hpp runs it.
 template <int N, Real T>
 Tensor<T> conv_weight_grad(const Tensor<T>& input, const Tensor<T>& grad_output, const Shape& weight_shape,
                            const ConvParams<N>& p, const char* op = "conv_weight_grad") {
@@ -383,12 +383,11 @@ Tensor<T> conv_weight_grad(const Tensor<T>& input, const Tensor<T>& grad_output,
   std::vector<T> gybuf(static_cast<std::size_t>(g.out_channels * positions));
   const std::array<int64_t, 3> zero{0, 0, 0}, one{1, 1, 1};
 
-  // Partial sums per tap, [t][co][ci] for all groups, one set per parallel chunk.
-  const int64_t tap_block = g.out_channels * cin_g;
-  // One set of partial sums [t][co][ci] per thread, added up at the end.
-  const auto partial_size = static_cast<std::size_t>(taps * tap_block);
+  // Sums per group as [t][co][ci] (co within the group), one set per thread, added up at the end.
+  const int64_t group_block = taps * cout_g * cin_g;
+  const auto partial_size = static_cast<std::size_t>(g.groups * group_block);
   std::vector<T> partials(partial_size * static_cast<std::size_t>(num_threads()), T(0));
-  constexpr int64_t kChunk = 2048;  // positions per GEMM: B's rows of all taps stay in L2
+  constexpr int64_t kChunk = 2048;  // positions per task: long enough to hide the final horizontal sums
   for (int64_t n = 0; n < g.batch; ++n) {
     phase_split(x.data() + n * g.in_channels * g.in_volume(), g.in_channels, g.in, g.pad, g.stride, L.phase_dims,
                 xbuf.data(), L.channel_stride, extent);
@@ -397,14 +396,10 @@ Tensor<T> conv_weight_grad(const Tensor<T>& input, const Tensor<T>& grad_output,
     auto chunk = [&](int64_t c) {
       T* part = partials.data() + static_cast<std::size_t>(thread_index()) * partial_size;
       const int64_t q0 = c * kChunk, len = std::min(kChunk, positions - q0);
-      for (int64_t grp = 0; grp < g.groups; ++grp) {
-        const T* a = gybuf.data() + grp * cout_g * positions + q0;
-        const T* xg = xbuf.data() + grp * cin_g * L.channel_stride + q0;
-        for (int64_t t = 0; t < taps; ++t)
-          backend::cpu::gemm<T>(false, true, cout_g, cin_g, len, T(1), a, positions,
-                                xg + L.offsets[static_cast<std::size_t>(t)], L.channel_stride, T(1),
-                                part + t * tap_block + grp * cout_g * cin_g, cin_g);
-      }
+      for (int64_t grp = 0; grp < g.groups; ++grp)
+        backend::cpu::tap_conv_weight_grad<T>(gybuf.data() + grp * cout_g * positions + q0, positions, cout_g,
+                                              xbuf.data() + grp * cin_g * L.channel_stride + q0, L.channel_stride,
+                                              cin_g, L.offsets, len, part + grp * group_block);
     };
     const int64_t chunks = (positions + kChunk - 1) / kChunk;
     if (2 * positions * cout_g * cin_g * taps * g.groups < (int64_t{1} << 21))
@@ -415,9 +410,11 @@ Tensor<T> conv_weight_grad(const Tensor<T>& input, const Tensor<T>& grad_output,
   std::vector<T> total(partial_size, T(0));
   for (std::size_t k = 0; k < partials.size(); ++k) total[k % partial_size] += partials[k];
   T* out = gw.data();
-  for (int64_t co = 0; co < g.out_channels; ++co)
+  for (int64_t co = 0; co < g.out_channels; ++co) {
+    const T* group = total.data() + (co / cout_g) * group_block;
     for (int64_t ci = 0; ci < cin_g; ++ci)
-      for (int64_t t = 0; t < taps; ++t) out[(co * cin_g + ci) * K + t] = total[static_cast<std::size_t>(t * tap_block + co * cin_g + ci)];
+      for (int64_t t = 0; t < taps; ++t) out[(co * cin_g + ci) * K + t] = group[(t * cout_g + co % cout_g) * cin_g + ci];
+  }
   return gw;
 }
 

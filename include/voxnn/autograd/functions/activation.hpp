@@ -108,4 +108,42 @@ Var<T, D> dropout(const Var<T, D>& x, double p, bool training, Generator& gen = 
   return mul(x, constant(keep));
 }
 
+// Channel (feature) dropout: zeroes whole channels x[n, c] with probability p and scales the kept ones
+// by 1 / (1 - p), in training only (torch's feature_dropout). The input is (N, C, ...), at least 2 dims.
+template <Real T, Device D>
+Var<T, D> feature_dropout(const Var<T, D>& x, double p, bool training, Generator& gen = default_generator()) {
+  VOXNN_CHECK(p >= 0 && p <= 1, "feature_dropout: probability must be in [0, 1], got ", p);
+  VOXNN_CHECK(x.dim() >= 2, "feature_dropout: input of shape ", x.shape(), " has fewer than 2 dims (N, C, ...)");
+  if (!training || p == 0) return x;
+  if (p == 1) return mul(x, T(0));
+  Shape mask_shape(std::vector<int64_t>(static_cast<std::size_t>(x.dim()), 1));
+  mask_shape[0] = x.shape()[0];
+  mask_shape[1] = x.shape()[1];
+  const T scale = static_cast<T>(1.0 / (1.0 - p));
+  const Tensor<T, D> keep = ops::map<T>(rand<T>(mask_shape, gen), [p, scale](T u) { return u >= p ? scale : T(0); },
+                                        "feature_dropout");
+  return mul(x, constant(keep));
+}
+// torch.nn.functional.dropout1d: channel dropout of (N, C, L) or unbatched (C, L).
+template <Real T, Device D>
+Var<T, D> dropout1d(const Var<T, D>& x, double p = 0.5, bool training = true, Generator& gen = default_generator()) {
+  VOXNN_CHECK(x.dim() == 2 || x.dim() == 3, "dropout1d: input has ", x.dim(), " dims ", x.shape(),
+              "; expected 3 (N, C, L) or 2 without the batch");
+  if (x.dim() == 2) return squeeze(feature_dropout(unsqueeze(x, 0), p, training, gen), 0);
+  return feature_dropout(x, p, training, gen);
+}
+// torch.nn.functional.dropout2d as PyTorch 1.13 has it: channels are dim 1 whatever the rank, so a
+// 3-dim input is taken as (N, C, L), not as an unbatched (C, H, W) (PyTorch warns about this).
+template <Real T, Device D>
+Var<T, D> dropout2d(const Var<T, D>& x, double p = 0.5, bool training = true, Generator& gen = default_generator()) {
+  return feature_dropout(x, p, training, gen);
+}
+// torch.nn.functional.dropout3d: channel dropout of (N, C, D, H, W); any other rank is taken as
+// unbatched (a batch dim of 1 is added in front, as PyTorch 1.13 does), so (C, D, H, W) works.
+template <Real T, Device D>
+Var<T, D> dropout3d(const Var<T, D>& x, double p = 0.5, bool training = true, Generator& gen = default_generator()) {
+  if (x.dim() != 5) return squeeze(feature_dropout(unsqueeze(x, 0), p, training, gen), 0);
+  return feature_dropout(x, p, training, gen);
+}
+
 }  // namespace voxnn

@@ -204,5 +204,90 @@ void tap_conv(const TapConvProblem<T>& p) {
   else parallel_for_each_dynamic(0, items, [&](int64_t item) { run_items(item, item + 1); });
 }
 
+// ---- weight gradient ----------------------------------------------------------------------------------
+// The adjoint in the weights of the same problem: for every tap t, output channel co, input channel ci
+//     c[(t * a_rows + co) * x_rows + ci] += sum_{q < len} a[co * lda + q] * x[ci * ldx + offsets[t] + q]
+// (a: the output gradient on the position grid, zeros where the grid has padding). Blocks of kWR x kWC
+// (co, ci) pairs keep one vector accumulator each over the positions, so each loaded vector of a feeds
+// kWC FMAs and each one of x feeds kWR.
+namespace tap_conv_detail {
+
+inline constexpr int kWR = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 4 : 3;
+inline constexpr int kWC = kWR;
+
+template <class P>
+inline void keep_in_register(P& v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+v"(v));
+#else
+  (void)v;
+#endif
+}
+
+template <class T, int R, int C>
+void weight_block(const T* a, int64_t lda, const T* x, int64_t ldx, int64_t len, T* c, int64_t ldc) {
+  using P = Packet<T>;
+  constexpr int L = kLanes<T>;
+  P acc[R][C];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int k = 0; k < C; ++k) acc[r][k] = Eigen::internal::pset1<P>(T(0));
+  int64_t q = 0;
+  for (; q + L <= len; q += L) {
+    P xv[C];
+#pragma GCC unroll 4
+    for (int k = 0; k < C; ++k) {
+      xv[k] = Eigen::internal::ploadu<P>(x + k * ldx + q);
+      // Keep loaded vectors in registers: GCC otherwise folds a load into each FMA that uses it,
+      // four times the loads (mostly cache-line splits), and the loop becomes load-bound.
+      keep_in_register(xv[k]);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      P av = Eigen::internal::ploadu<P>(a + r * lda + q);
+      keep_in_register(av);
+#pragma GCC unroll 4
+      for (int k = 0; k < C; ++k) acc[r][k] = Eigen::internal::pmadd(av, xv[k], acc[r][k]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int k = 0; k < C; ++k) {
+      T sum = Eigen::internal::predux(acc[r][k]);
+      for (int64_t i = q; i < len; ++i) sum += a[r * lda + i] * x[k * ldx + i];
+      c[r * ldc + k] += sum;
+    }
+}
+
+template <class T, int R, int C>
+void weight_block_dispatch(int r, int c, const T* a, int64_t lda, const T* x, int64_t ldx, int64_t len, T* out,
+                           int64_t ldc) {
+  if constexpr (R > 1) {
+    if (r < R) return weight_block_dispatch<T, R - 1, C>(r, c, a, lda, x, ldx, len, out, ldc);
+  }
+  if constexpr (C > 1) {
+    if (c < C) return weight_block_dispatch<T, R, C - 1>(r, c, a, lda, x, ldx, len, out, ldc);
+  }
+  weight_block<T, R, C>(a, lda, x, ldx, len, out, ldc);
+}
+
+}  // namespace tap_conv_detail
+
+template <class T>
+void tap_conv_weight_grad(const T* a, int64_t lda, int64_t a_rows, const T* x, int64_t ldx, int64_t x_rows,
+                          const std::vector<int64_t>& offsets, int64_t len, T* c) {
+  using namespace tap_conv_detail;
+  const auto taps = static_cast<int64_t>(offsets.size());
+  // taps innermost: a block's rows of a stay in L1 and its x channels' windows in L2 across all taps
+  for (int64_t r0 = 0; r0 < a_rows; r0 += kWR)
+    for (int64_t c0 = 0; c0 < x_rows; c0 += kWC) {
+      const int r = static_cast<int>(std::min<int64_t>(kWR, a_rows - r0));
+      const int cc = static_cast<int>(std::min<int64_t>(kWC, x_rows - c0));
+      for (int64_t t = 0; t < taps; ++t)
+        weight_block_dispatch<T, kWR, kWC>(r, cc, a + r0 * lda, lda, x + c0 * ldx + offsets[static_cast<std::size_t>(t)],
+                                           ldx, len, c + (t * a_rows + r0) * x_rows + c0, x_rows);
+    }
+}
+
 }  // namespace voxnn::backend::cpu
 VOXNN_EIGEN_AVX512_WARNINGS_END
