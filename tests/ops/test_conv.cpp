@@ -186,3 +186,72 @@ TEST_CASE("conv modules: PyTorch parameter names, shapes and default init", "[op
   CHECK_THROWS_WITH(nn::Conv2d<float>({.in_channels = 2, .out_channels = 2, .padding_mode = "mirror"}),
                     Contains("padding_mode must be"));
 }
+
+namespace {
+
+// Direct loops over the definition, for volumes large enough to take every tiling path of the
+// kernel (several tiles and items per plane, partial tiles, channel blocks with a remainder).
+Tensor<double> naive_conv3d(const Tensor<double>& x, const Tensor<double>& w, const ops::ConvParams<3>& p,
+                            const Shape& out_shape) {
+  Tensor<double> y = zeros<double>(out_shape);
+  const int64_t cin_g = w.size(1), cout_g = w.size(0) / p.groups;
+  for (int64_t n = 0; n < y.size(0); ++n)
+    for (int64_t co = 0; co < y.size(1); ++co)
+      for (int64_t od = 0; od < y.size(2); ++od)
+        for (int64_t oh = 0; oh < y.size(3); ++oh)
+          for (int64_t ow = 0; ow < y.size(4); ++ow) {
+            double acc = 0;
+            for (int64_t ci = 0; ci < cin_g; ++ci)
+              for (int64_t kd = 0; kd < w.size(2); ++kd)
+                for (int64_t kh = 0; kh < w.size(3); ++kh)
+                  for (int64_t kw = 0; kw < w.size(4); ++kw) {
+                    const int64_t d = od * p.stride[0] - p.pad_left[0] + kd * p.dilation[0];
+                    const int64_t h = oh * p.stride[1] - p.pad_left[1] + kh * p.dilation[1];
+                    const int64_t ww = ow * p.stride[2] - p.pad_left[2] + kw * p.dilation[2];
+                    if (d < 0 || h < 0 || ww < 0 || d >= x.size(2) || h >= x.size(3) || ww >= x.size(4)) continue;
+                    acc += w.at({co, ci, kd, kh, kw}) * x.at({n, (co / cout_g) * cin_g + ci, d, h, ww});
+                  }
+            y.at({n, co, od, oh, ow}) = acc;
+          }
+  return y;
+}
+
+double dot(const Tensor<double>& a, const Tensor<double>& b) { return ops::sum(ops::mul(a, b)).item(); }
+
+}  // namespace
+
+TEST_CASE("conv3d on volumes with many tiles matches direct loops, and its adjoints are adjoint",
+          "[ops][conv]") {
+  struct Case {
+    Shape x, w;
+    std::array<int64_t, 3> stride, pad, dilation;
+    int64_t groups;
+  };
+  const Case cases[] = {
+      {{2, 5, 9, 21, 23}, {7, 5, 3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, 1},
+      {{1, 6, 10, 19, 26}, {10, 3, 3, 2, 3}, {2, 1, 3}, {1, 0, 2}, {1, 2, 1}, 2},
+      {{1, 4, 7, 33, 40}, {5, 4, 1, 3, 5}, {1, 2, 1}, {0, 2, 2}, {1, 1, 2}, 1},
+  };
+  for (const int threads : {1, 2}) {
+    const int saved = num_threads();
+    set_num_threads(threads);
+    for (const auto& c : cases) {
+      INFO("input " << c.x << ", weight " << c.w << ", threads " << threads);
+      manual_seed(7);
+      const Tensor<double> x = randn<double>(c.x), w = randn<double>(c.w);
+      ops::ConvParams<3> p{.stride = c.stride, .pad_left = c.pad, .pad_right = c.pad, .dilation = c.dilation,
+                           .groups = c.groups};
+      const Tensor<double> y = ops::conv_forward<3>(x, w, Tensor<double>(), p);
+      test::require_close(y, naive_conv3d(x, w, p, y.shape()), 1e-10, "forward");
+      // <C(x, w), g> = <x, C^T(g, w)> = <w, W(x, g)>
+      const Tensor<double> g = randn<double>(y.shape());
+      const double lhs = dot(y, g);
+      CHECK(std::abs(lhs - dot(x, ops::conv_input_grad<3>(g, w, x.shape(), p))) < 1e-8 * std::abs(lhs) + 1e-8);
+      CHECK(std::abs(lhs - dot(w, ops::conv_weight_grad<3>(x, g, w.shape(), p))) < 1e-8 * std::abs(lhs) + 1e-8);
+      // float takes the same paths with twice the lanes
+      const Tensor<float> yf = ops::conv_forward<3>(ops::cast<float>(x), ops::cast<float>(w), Tensor<float>(), p);
+      test::require_close(yf, y, 1e-3, "float forward");
+    }
+    set_num_threads(saved);
+  }
+}
