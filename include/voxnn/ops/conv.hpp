@@ -71,11 +71,13 @@ template <class T>
 void phase_split(const T* src, int64_t channels, const std::array<int64_t, 3>& src_dims,
                  const std::array<int64_t, 3>& pad, const std::array<int64_t, 3>& stride,
                  const std::array<int64_t, 3>& dims, T* dst, int64_t channel_stride, int64_t extent) {
-  const int64_t phases = stride[0] * stride[1] * stride[2];
+  const int64_t sw = stride[2];
   const int64_t phase_volume = dims[0] * dims[1] * dims[2];
-  const int64_t rows = channels * phases * dims[0] * dims[1];
+  // One task per source row position (c, rd, rh, a, b); it writes that row's sw phases in turn, so
+  // the source row is read from memory once.
+  const int64_t rows = channels * stride[0] * stride[1] * dims[0] * dims[1];
   const int64_t src_volume = src_dims[0] * src_dims[1] * src_dims[2];
-  parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(dims[2], 1)),
+  parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(dims[2] * sw, 1)),
                [&](int64_t begin, int64_t end) {
                  for (int64_t row = begin; row < end; ++row) {
                    int64_t rest = row;
@@ -83,26 +85,32 @@ void phase_split(const T* src, int64_t channels, const std::array<int64_t, 3>& s
                    rest /= dims[1];
                    const int64_t a = rest % dims[0];
                    rest /= dims[0];
-                   const int64_t phase = rest % phases;
-                   const int64_t c = rest / phases;
-                   const int64_t rw = phase % stride[2], rh = (phase / stride[2]) % stride[1],
-                                 rd = phase / (stride[2] * stride[1]);
-                   T* out = dst + c * channel_stride + phase * phase_volume + (a * dims[1] + b) * dims[2];
+                   const int64_t rh = rest % stride[1];
+                   rest /= stride[1];
+                   const int64_t rd = rest % stride[0];
+                   const int64_t c = rest / stride[0];
                    const int64_t sd = a * stride[0] + rd - pad[0], sh = b * stride[1] + rh - pad[1];
-                   if (sd < 0 || sd >= src_dims[0] || sh < 0 || sh >= src_dims[1]) {
-                     std::fill(out, out + dims[2], T(0));
-                     continue;
+                   const bool inside = sd >= 0 && sd < src_dims[0] && sh >= 0 && sh < src_dims[1];
+                   const T* in = inside ? src + c * src_volume + (sd * src_dims[1] + sh) * src_dims[2] : nullptr;
+                   for (int64_t rw = 0; rw < sw; ++rw) {
+                     const int64_t phase = (rd * stride[1] + rh) * sw + rw;
+                     T* out = dst + c * channel_stride + phase * phase_volume + (a * dims[1] + b) * dims[2];
+                     if (!inside) {
+                       std::fill(out, out + dims[2], T(0));
+                       continue;
+                     }
+                     // columns e with 0 <= e*sw + rw - pw < W
+                     const int64_t off = rw - pad[2];
+                     const int64_t e0 = std::clamp<int64_t>(floor_div(-off + sw - 1, sw), 0, dims[2]);
+                     const int64_t e1 = std::clamp<int64_t>(floor_div(src_dims[2] - 1 - off, sw) + 1, e0, dims[2]);
+                     std::fill(out, out + e0, T(0));
+                     if (sw == 1) std::copy(in + e0 + off, in + e1 + off, out + e0);
+                     else if (sw == 2)  // a constant stride the compiler vectorises (the common case)
+                       for (int64_t e = e0; e < e1; ++e) out[e] = in[2 * e + off];
+                     else
+                       for (int64_t e = e0; e < e1; ++e) out[e] = in[e * sw + off];
+                     std::fill(out + e1, out + dims[2], T(0));
                    }
-                   const T* in = src + c * src_volume + (sd * src_dims[1] + sh) * src_dims[2];
-                   // columns e with 0 <= e*sw + rw - pw < W
-                   const int64_t sw = stride[2], off = rw - pad[2];
-                   const int64_t e0 = std::clamp<int64_t>(floor_div(-off + sw - 1, sw), 0, dims[2]);
-                   const int64_t e1 = std::clamp<int64_t>(floor_div(src_dims[2] - 1 - off, sw) + 1, e0, dims[2]);
-                   std::fill(out, out + e0, T(0));
-                   if (sw == 1) std::copy(in + e0 + off, in + e1 + off, out + e0);
-                   else
-                     for (int64_t e = e0; e < e1; ++e) out[e] = in[e * sw + off];
-                   std::fill(out + e1, out + dims[2], T(0));
                  }
                });
   std::fill(dst + channels * channel_stride, dst + extent, T(0));
