@@ -221,7 +221,8 @@ Tensor<T> conv_forward(const Tensor<T>& input, const Tensor<T>& weight, const Te
   const int64_t cin_g = g.in_channels / g.groups, cout_g = g.out_channels / g.groups;
   const int64_t K = g.kernel_volume();
   const int64_t extent = forward_read_extent<T>(g, L);
-  std::vector<T> buffer(static_cast<std::size_t>(extent));
+  // scratch from the caching allocator, left uninitialised: phase_split writes every element
+  const Tensor<T> buffer = empty<T>(Shape{extent});
 
   backend::cpu::TapConvProblem<T> prob;
   prob.x_channel_stride = L.channel_stride;
@@ -326,7 +327,8 @@ Tensor<T> conv_input_grad(const Tensor<T>& grad_output, const Tensor<T>& weight,
         phases.push_back(std::move(ph));
       }
 
-  std::vector<T> buffer(static_cast<std::size_t>(extent));
+  // scratch from the caching allocator, left uninitialised: phase_split writes every element
+  const Tensor<T> buffer = empty<T>(Shape{extent});
   backend::cpu::TapConvProblem<T> prob;
   prob.x_channel_stride = gy_stride;
   prob.in_channels = cout_g;
@@ -384,11 +386,11 @@ Tensor<T> conv_weight_grad(const Tensor<T>& input, const Tensor<T>& grad_output,
   const int64_t K = g.kernel_volume();
   const int64_t taps = static_cast<int64_t>(L.offsets.size());
   const int64_t extent = forward_read_extent<T>(g, L);
-  std::vector<T> xbuf(static_cast<std::size_t>(extent));
+  const Tensor<T> xbuf = empty<T>(Shape{extent});  // both filled completely by phase_split
   // gy on the forward's position grid: planes of phase_dims[1] x phase_dims[2], zeros past the valid part
   const std::array<int64_t, 3> grid{g.out[0], L.phase_dims[1], L.phase_dims[2]};
   const int64_t positions = grid[0] * grid[1] * grid[2];
-  std::vector<T> gybuf(static_cast<std::size_t>(g.out_channels * positions));
+  const Tensor<T> gybuf = empty<T>(Shape{g.out_channels * positions});
   const std::array<int64_t, 3> zero{0, 0, 0}, one{1, 1, 1};
 
   // Sums per group as [t][co][ci] (co within the group), one set per thread, added up at the end.
