@@ -66,13 +66,16 @@ Geometry lift(const ConvParams<N>& p, const Shape& x, const Shape& w, const Shap
 
 // A volume split into phases: dst[c][phase (rd, rh, rw)][a][b][e] = src[c][a*sd + rd - pd][...] with
 // zero outside src; `dims` is each phase's size. dst is filled completely, each channel taking
-// `channel_stride` elements, and zeroed from channels * channel_stride to `extent`.
+// `channel_stride` elements and each phase `phase_stride` (>= its volume); the gaps between them, and
+// everything from channels * channel_stride to `extent`, are zeroed.
 template <class T>
 void phase_split(const T* src, int64_t channels, const std::array<int64_t, 3>& src_dims,
                  const std::array<int64_t, 3>& pad, const std::array<int64_t, 3>& stride,
-                 const std::array<int64_t, 3>& dims, T* dst, int64_t channel_stride, int64_t extent) {
+                 const std::array<int64_t, 3>& dims, T* dst, int64_t phase_stride, int64_t channel_stride,
+                 int64_t extent) {
   const int64_t sw = stride[2];
   const int64_t phase_volume = dims[0] * dims[1] * dims[2];
+  const int64_t phases = stride[0] * stride[1] * stride[2];
   // One task per source row position (c, rd, rh, a, b); it writes that row's sw phases in turn, so
   // the source row is read from memory once.
   const int64_t rows = channels * stride[0] * stride[1] * dims[0] * dims[1];
@@ -94,7 +97,7 @@ void phase_split(const T* src, int64_t channels, const std::array<int64_t, 3>& s
                    const T* in = inside ? src + c * src_volume + (sd * src_dims[1] + sh) * src_dims[2] : nullptr;
                    for (int64_t rw = 0; rw < sw; ++rw) {
                      const int64_t phase = (rd * stride[1] + rh) * sw + rw;
-                     T* out = dst + c * channel_stride + phase * phase_volume + (a * dims[1] + b) * dims[2];
+                     T* out = dst + c * channel_stride + phase * phase_stride + (a * dims[1] + b) * dims[2];
                      if (!inside) {
                        std::fill(out, out + dims[2], T(0));
                        continue;
@@ -113,13 +116,24 @@ void phase_split(const T* src, int64_t channels, const std::array<int64_t, 3>& s
                    }
                  }
                });
+  for (int64_t c = 0; c < channels; ++c) {
+    T* channel = dst + c * channel_stride;
+    for (int64_t phase = 0; phase < phases; ++phase)
+      std::fill(channel + phase * phase_stride + phase_volume, channel + (phase + 1) * phase_stride, T(0));
+    std::fill(channel + phases * phase_stride, channel + channel_stride, T(0));
+  }
   std::fill(dst + channels * channel_stride, dst + extent, T(0));
 }
+
+// A buffer stride of at least n that is not a multiple of a large power of two: the kernels read many
+// channels or phases at once, and streams a power of two apart would share cache sets.
+inline int64_t skewed_stride(int64_t n) { return n + 16; }
 
 // The forward problem's layout: phase-split padded input and one offset per kernel tap.
 struct ForwardLayout {
   std::array<int64_t, 3> phase_dims{};  // each phase's size
-  int64_t channel_stride = 0;           // phases * phase volume
+  int64_t phase_stride = 0;             // a phase's volume, skewed
+  int64_t channel_stride = 0;           // phases * phase_stride, skewed
   std::vector<int64_t> offsets;         // per tap, in kernel order
   int64_t max_offset = 0;
 };
@@ -131,7 +145,8 @@ inline ForwardLayout forward_layout(const Geometry& g) {
     L.phase_dims[i] = std::max<int64_t>((padded + g.stride[i] - 1) / g.stride[i], 1);
   }
   const int64_t phase_volume = L.phase_dims[0] * L.phase_dims[1] * L.phase_dims[2];
-  L.channel_stride = g.stride[0] * g.stride[1] * g.stride[2] * phase_volume;
+  L.phase_stride = skewed_stride(phase_volume);
+  L.channel_stride = skewed_stride(g.stride[0] * g.stride[1] * g.stride[2] * L.phase_stride);
   for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
     for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
       for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
@@ -142,7 +157,7 @@ inline ForwardLayout forward_layout(const Geometry& g) {
           phase = phase * g.stride[i] + at % g.stride[i];
           shift = shift * L.phase_dims[i] + at / g.stride[i];
         }
-        L.offsets.push_back(phase * phase_volume + shift);
+        L.offsets.push_back(phase * L.phase_stride + shift);
         L.max_offset = std::max(L.max_offset, L.offsets.back());
       }
   return L;
@@ -243,7 +258,7 @@ Tensor<T> conv_forward(const Tensor<T>& input, const Tensor<T>& weight, const Te
   prob.y_col = 1;
   for (int64_t n = 0; n < g.batch; ++n) {
     phase_split(x.data() + n * g.in_channels * g.in_volume(), g.in_channels, g.in, g.pad, g.stride, L.phase_dims,
-                buffer.data(), L.channel_stride, extent);
+                buffer.data(), L.phase_stride, L.channel_stride, extent);
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       prob.x = buffer.data() + grp * cin_g * L.channel_stride;
       prob.weight = w.data() + grp * cout_g * cin_g * K;
@@ -283,7 +298,8 @@ Tensor<T> conv_input_grad(const Tensor<T>& grad_output, const Tensor<T>& weight,
     const int64_t m_max = floor_div(g.in[i] - 1 + g.pad[i], g.stride[i]);
     padded[i] = J[i] + std::max(g.out[i], m_max + 1);
   }
-  const int64_t gy_stride = padded[0] * padded[1] * padded[2];
+  const int64_t gy_volume = padded[0] * padded[1] * padded[2];
+  const int64_t gy_stride = skewed_stride(gy_volume);
 
   // One tap-conv problem per output phase (rd, rh, rw).
   struct Phase {
@@ -341,7 +357,7 @@ Tensor<T> conv_input_grad(const Tensor<T>& grad_output, const Tensor<T>& weight,
   const std::array<int64_t, 3> one{1, 1, 1};
   for (int64_t n = 0; n < g.batch; ++n) {
     phase_split(gy.data() + n * g.out_channels * g.out_volume(), g.out_channels, g.out, J, one, padded,
-                buffer.data(), gy_stride, extent);
+                buffer.data(), gy_volume, gy_stride, extent);
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       prob.x = buffer.data() + grp * cout_g * gy_stride;
       prob.weight = w.data() + grp * cout_g * cin_g * K;
@@ -390,7 +406,8 @@ Tensor<T> conv_weight_grad(const Tensor<T>& input, const Tensor<T>& grad_output,
   // gy on the forward's position grid: planes of phase_dims[1] x phase_dims[2], zeros past the valid part
   const std::array<int64_t, 3> grid{g.out[0], L.phase_dims[1], L.phase_dims[2]};
   const int64_t positions = grid[0] * grid[1] * grid[2];
-  const Tensor<T> gybuf = empty<T>(Shape{g.out_channels * positions});
+  const int64_t gy_stride = skewed_stride(positions);
+  const Tensor<T> gybuf = empty<T>(Shape{g.out_channels * gy_stride});
   const std::array<int64_t, 3> zero{0, 0, 0}, one{1, 1, 1};
 
   // Sums per group as [t][co][ci] (co within the group), one set per thread, added up at the end.
@@ -400,14 +417,14 @@ Tensor<T> conv_weight_grad(const Tensor<T>& input, const Tensor<T>& grad_output,
   constexpr int64_t kChunk = 2048;  // positions per task: long enough to hide the final horizontal sums
   for (int64_t n = 0; n < g.batch; ++n) {
     phase_split(x.data() + n * g.in_channels * g.in_volume(), g.in_channels, g.in, g.pad, g.stride, L.phase_dims,
-                xbuf.data(), L.channel_stride, extent);
+                xbuf.data(), L.phase_stride, L.channel_stride, extent);
     phase_split(gy.data() + n * g.out_channels * g.out_volume(), g.out_channels, g.out, zero, one, grid, gybuf.data(),
-                positions, g.out_channels * positions);
+                positions, gy_stride, g.out_channels * gy_stride);
     auto chunk = [&](int64_t c) {
       T* part = partials.data() + static_cast<std::size_t>(thread_index()) * partial_size;
       const int64_t q0 = c * kChunk, len = std::min(kChunk, positions - q0);
       for (int64_t grp = 0; grp < g.groups; ++grp)
-        backend::cpu::tap_conv_weight_grad<T>(gybuf.data() + grp * cout_g * positions + q0, positions, cout_g,
+        backend::cpu::tap_conv_weight_grad<T>(gybuf.data() + grp * cout_g * gy_stride + q0, gy_stride, cout_g,
                                               xbuf.data() + grp * cin_g * L.channel_stride + q0, L.channel_stride,
                                               cin_g, L.offsets, len, part + grp * group_block);
     };
