@@ -1,6 +1,7 @@
 // voxnn: the command-line tool.
 //   voxnn --version   the library version
 //   voxnn info        how this binary was built (compiler, SIMD, OpenMP, CBLAS, CUDA)
+//   voxnn op NAME     runs one torch.nn.functional operator on named tensors (op/op.hpp)
 // New subcommands go into `commands` below.
 #include <Eigen/Core>
 
@@ -9,6 +10,8 @@
 #include <string_view>
 
 #include <voxnn/version.hpp>
+
+#include "op/op.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -56,7 +59,10 @@ int info(int, char**) {
 int usage(FILE* out) {
   std::fprintf(out,
                "usage: voxnn --version\n"
-               "       voxnn info\n");
+               "       voxnn info\n"
+               "       voxnn op NAME --config CONFIG.json --input IN.safetensors --output OUT.safetensors "
+               "[--backward]\n"
+               "       voxnn op --list\n");
   return out == stdout ? 0 : 2;
 }
 
@@ -70,6 +76,7 @@ struct Command {
 int main(int argc, char** argv) {
   const Command commands[] = {
       {"info", info},
+      {"op", voxnn::tools::op_command},
   };
   if (argc < 2) return usage(stderr);
   const std::string_view arg = argv[1];
