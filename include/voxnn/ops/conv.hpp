@@ -125,9 +125,13 @@ void phase_split(const T* src, int64_t channels, const std::array<int64_t, 3>& s
   std::fill(dst + channels * channel_stride, dst + extent, T(0));
 }
 
-// A buffer stride of at least n that is not a multiple of a large power of two: the kernels read many
-// channels or phases at once, and streams a power of two apart would share cache sets.
-inline int64_t skewed_stride(int64_t n) { return n + 16; }
+// A buffer stride of at least n, a multiple of 16 elements (rows stay 64-byte aligned) but not of a
+// large power of two: the kernels read many channels or phases at once, and streams a power of two
+// apart would share cache sets.
+inline int64_t skewed_stride(int64_t n) {
+  const int64_t aligned = (n + 15) / 16 * 16;
+  return aligned % 1024 == 0 ? aligned + 16 : aligned;
+}
 
 // The forward problem's layout: phase-split padded input and one offset per kernel tap.
 struct ForwardLayout {
