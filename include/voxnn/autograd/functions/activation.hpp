@@ -11,6 +11,8 @@ namespace voxnn {
 template <Real T, Device D>
 Var<T, D> relu(const Var<T, D>& x) {
   return autograd::make_result<T, D>(ops::relu(x.value()), "relu", {x}, [](const auto&, const auto& out, const auto& g) {
+    if (!GradMode::enabled())  // a plain backward: one pass, no mask tensor
+      return std::vector{constant(ops::zip<T>(g.value(), out.value(), [](T gv, T y) { return y > 0 ? gv : T(0); }, "relu"))};
     return std::vector{mul(g, constant(ops::map<T>(out.value(), [](T y) { return T(y > 0); }, "relu")))};
   });
 }
