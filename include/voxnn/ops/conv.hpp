@@ -179,19 +179,15 @@ int64_t forward_read_extent(const Geometry& g, const ForwardLayout& L) {
 }
 
 template <int N>
-void check_weight(const char* op, const Shape& x, const Shape& w, int64_t groups, bool transposed) {
+void check_weight(const char* op, const Shape& x, const Shape& w, int64_t groups) {
   VOXNN_CHECK(x.size() == N + 2, op, ": input has ", x.size(), " dims ", x, "; expected ", N + 2);
   VOXNN_CHECK(w.size() == N + 2, op, ": weight has ", w.size(), " dims ", w, "; expected ", N + 2,
-              transposed ? " (Cin, Cout/groups, k...)" : " (Cout, Cin/groups, k...)");
+              " (Cout, Cin/groups, k...)");
   VOXNN_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
   for (int i = 2; i < N + 2; ++i) VOXNN_CHECK(w[i] > 0, op, ": weight ", w, " has an empty kernel");
-  if (!transposed) {
-    VOXNN_CHECK(w[0] % groups == 0, op, ": weight ", w, " has ", w[0], " output channels, not divisible by groups = ", groups);
-    VOXNN_CHECK(x[1] == w[1] * groups, op, ": input ", x, " has ", x[1], " channels; weight ", w, " with groups = ",
-                groups, " expects ", w[1] * groups);
-  } else {
-    VOXNN_CHECK(w[0] % groups == 0, op, ": weight ", w, " has ", w[0], " input channels, not divisible by groups = ", groups);
-  }
+  VOXNN_CHECK(w[0] % groups == 0, op, ": weight ", w, " has ", w[0], " output channels, not divisible by groups = ", groups);
+  VOXNN_CHECK(x[1] == w[1] * groups, op, ": input ", x, " has ", x[1], " channels; weight ", w, " with groups = ",
+              groups, " expects ", w[1] * groups);
 }
 
 template <int N>
@@ -211,7 +207,7 @@ void check_params(const char* op, const ConvParams<N>& p) {
 template <int N>
 Shape conv_output_shape(const Shape& x, const Shape& w, const ConvParams<N>& p, const char* op = "conv") {
   conv_detail::check_params<N>(op, p);
-  conv_detail::check_weight<N>(op, x, w, p.groups, false);
+  conv_detail::check_weight<N>(op, x, w, p.groups);
   Shape y = x;
   y[1] = w[0];
   for (int i = 0; i < N; ++i) {
@@ -281,7 +277,7 @@ Tensor<T> conv_input_grad(const Tensor<T>& grad_output, const Tensor<T>& weight,
                           const ConvParams<N>& p, const Tensor<T>& bias = {}, const char* op = "conv_input_grad") {
   using namespace conv_detail;
   check_params<N>(op, p);
-  check_weight<N>(op, input_shape, weight.shape(), p.groups, false);
+  check_weight<N>(op, input_shape, weight.shape(), p.groups);
   const Shape expected = conv_output_shape<N>(input_shape, weight.shape(), p, op);
   VOXNN_CHECK(grad_output.shape() == expected, op, ": input ", grad_output.shape(), " does not match the ", expected,
               " that a convolution of ", input_shape, " with weight ", weight.shape(), " produces");
@@ -447,27 +443,6 @@ Tensor<T> conv_weight_grad(const Tensor<T>& input, const Tensor<T>& grad_output,
       for (int64_t t = 0; t < taps; ++t) out[(co * cin_g + ci) * K + t] = group[(t * cout_g + co % cout_g) * cin_g + ci];
   }
   return gw;
-}
-
-// Output size of a transposed convolution (PyTorch's formula) for each spatial dim.
-template <int N>
-Shape conv_transpose_output_shape(const Shape& x, const Shape& w, const ConvParams<N>& p,
-                                  const std::array<int64_t, N>& output_padding, const char* op = "conv_transpose") {
-  conv_detail::check_params<N>(op, p);
-  conv_detail::check_weight<N>(op, x, w, p.groups, true);
-  VOXNN_CHECK(x[1] == w[0], op, ": input ", x, " has ", x[1], " channels; weight ", w, " expects ", w[0]);
-  Shape y = x;
-  y[1] = w[1] * p.groups;
-  for (int i = 0; i < N; ++i) {
-    VOXNN_CHECK(output_padding[i] >= 0 && (output_padding[i] < p.stride[i] || output_padding[i] < p.dilation[i]), op,
-                ": output_padding ", output_padding[i], " must be smaller than either stride ", p.stride[i],
-                " or dilation ", p.dilation[i]);
-    y[2 + i] = (x[2 + i] - 1) * p.stride[i] - p.pad_left[i] - p.pad_right[i] + p.dilation[i] * (w[2 + i] - 1) +
-               output_padding[i] + 1;
-    VOXNN_CHECK(y[2 + i] > 0, op, ": input ", x, " with weight ", w, " gives a non-positive output size ", y[2 + i],
-                " in spatial dim ", i);
-  }
-  return y;
 }
 
 }  // namespace voxnn::ops
