@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "support/fixtures.hpp"
+#include "support/gradients.hpp"
 #include "voxnn/autograd/autograd.hpp"
 
 namespace {
@@ -53,23 +54,6 @@ bool in_grad_list(const FixtureCase& c, int i) {
   return false;
 }
 
-// The view steps of fixturelib.apply_views as differentiable functions, so that gradcheck sees
-// non-contiguous inputs too.
-template <class T>
-Var<T> apply_views_var(Var<T> x, const io::json::Value& steps) {
-  for (const auto& step : steps.array()) {
-    const auto& s = step.array();
-    const std::string& kind = s.at(0).string();
-    if (kind == "transpose") x = transpose(x, s.at(1).integer(), s.at(2).integer());
-    else if (kind == "permute") x = permute(x, test::json_ints(s.at(1)));
-    else if (kind == "slice") x = slice(x, s.at(1).integer(), s.at(2).integer(), s.at(3).integer(), s.at(4).integer());
-    else if (kind == "select") x = select(x, s.at(1).integer(), s.at(2).integer());
-    else if (kind == "expand") x = expand(x, Shape(test::json_ints(s.at(1))));
-    else if (kind == "unsqueeze") x = unsqueeze(x, s.at(1).integer());
-    else FAIL("unknown view step " << kind);
-  }
-  return x;
-}
 
 template <class T>
 T scalar_param(const FixtureCase& c, const char* key) {
@@ -216,15 +200,10 @@ void check_finite_differences(const io::TensorFile& file, const FixtureCase& c) 
   const GradcheckFn f = [&](const std::vector<Var<double>>& xs) {
     std::vector<Var<double>> args(static_cast<std::size_t>(n));
     for (std::size_t k = 0; k < xs.size(); ++k)
-      args[static_cast<std::size_t>(positions[k])] = apply_views_var(xs[k], views.at(static_cast<std::size_t>(positions[k])));
+      args[static_cast<std::size_t>(positions[k])] = test::apply_views_var(xs[k], views.at(static_cast<std::size_t>(positions[k])));
     return run_op(c, args);
   };
-  const GradcheckResult first = gradcheck(f, inputs);
-  INFO("gradcheck: " << first.message << " (max error " << first.max_abs_error << ")");
-  CHECK(first.ok);
-  const GradcheckResult second = gradgradcheck(f, inputs);
-  INFO("gradgradcheck: " << second.message << " (max error " << second.max_abs_error << ")");
-  CHECK(second.ok);
+  test::check_gradients(f, inputs);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "support/fixtures.hpp"
+#include "support/gradients.hpp"
 #include "voxnn/autograd/autograd.hpp"
 #include "voxnn/losses/losses.hpp"
 
@@ -110,12 +111,7 @@ void check_finite_differences(const FixtureCase& c) {
   INFO("case " << c.name());
   const std::vector<Var<double>> xs = float_inputs<double>(c);
   const GradcheckFn f = [&](const std::vector<Var<double>>& v) { return run_loss(c, v); };
-  const GradcheckResult first = gradcheck(f, xs);
-  INFO("gradcheck: " << first.message << " (max error " << first.max_abs_error << ")");
-  CHECK(first.ok);
-  const GradcheckResult second = gradgradcheck(f, xs);
-  INFO("gradgradcheck: " << second.message << " (max error " << second.max_abs_error << ")");
-  CHECK(second.ok);
+  test::check_gradients(f, xs);
 }
 
 Var<double> randn_var(const Shape& s, bool requires_grad = true) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/fixtures.hpp"
+#include "support/gradients.hpp"
 #include "voxnn/autograd/functions/conv.hpp"
 #include "voxnn/autograd/gradcheck.hpp"
 #include "voxnn/nn/conv.hpp"
@@ -78,12 +79,7 @@ void check_finite_differences(const test::FixtureCase& c) {
   std::vector<Var<double>> in;
   for (int i = 0; i < n; ++i) in.emplace_back(c.input<double>(i).contiguous(), true);
   const GradcheckFn f = [&](const std::vector<Var<double>>& xs) { return run<N, double>(c, xs); };
-  const GradcheckResult first = gradcheck(f, in);
-  INFO("gradcheck: " << first.message);
-  CHECK(first.ok);
-  const GradcheckResult second = gradgradcheck(f, in);
-  INFO("gradgradcheck: " << second.message);
-  CHECK(second.ok);
+  test::check_gradients(f, in);
 }
 
 template <class Fn>

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/fixtures.hpp"
+#include "support/gradients.hpp"
 #include "voxnn/autograd/functions/norm.hpp"
 #include "voxnn/autograd/gradcheck.hpp"
 #include "voxnn/nn/norm.hpp"
@@ -131,12 +132,7 @@ TEST_CASE("normalisation functions pass gradcheck and gradgradcheck", "[ops][nor
         return run_op(c, in[0], a.running_mean, a.running_var, w, b);
       };
       const auto inputs = wanted_of(a);
-      const GradcheckResult first = gradcheck(f, inputs);
-      INFO(first.message);
-      CHECK(first.ok);
-      const GradcheckResult second = gradgradcheck(f, inputs);
-      INFO(second.message);
-      CHECK(second.ok);
+      test::check_gradients(f, inputs);
     }
   }
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/fixtures.hpp"
+#include "support/gradients.hpp"
 #include "voxnn/autograd/functions/arithmetic.hpp"
 #include "voxnn/autograd/functions/pool.hpp"
 #include "voxnn/autograd/functions/reduce.hpp"
@@ -157,17 +158,6 @@ Outcome<T> run(const FixtureCase& c, const Var<T>& x, const Tensor<int64_t>& idx
 
 bool is_unpool(const FixtureCase& c) { return c.op().rfind("max_unpool", 0) == 0; }
 
-// The fixture views as differentiable functions (the pooling cases use transpose and permute).
-Var<double> apply_views_var(Var<double> x, const io::json::Value& steps) {
-  for (const auto& step : steps.array()) {
-    const auto& s = step.array();
-    const std::string& kind = s.at(0).string();
-    if (kind == "transpose") x = transpose(x, s.at(1).integer(), s.at(2).integer());
-    else if (kind == "permute") x = permute(x, test::json_ints(s.at(1)));
-    else FAIL("unexpected view step " << kind);
-  }
-  return x;
-}
 
 }  // namespace
 
@@ -216,16 +206,11 @@ TEST_CASE("pooling: gradcheck and gradgradcheck of y * y on the fixture cases", 
       const Tensor<int64_t> idx = is_unpool(c) ? c.input<int64_t>(1) : Tensor<int64_t>();
       const std::string key = c.param("inputs").array().at(0).string();
       const GradcheckFn f = [&](const std::vector<Var<double>>& xs) {
-        const Var<double> y = run(c, apply_views_var(xs[0], views), idx, false).values;
+        const Var<double> y = run(c, test::apply_views_var(xs[0], views), idx, false).values;
         return mul(y, y);  // the square makes the backward ops' own backward matter
       };
       const std::vector<Var<double>> inputs{Var<double>(file.get<double>(key), true)};
-      const GradcheckResult first = gradcheck(f, inputs);
-      INFO("gradcheck: " << first.message << " (max error " << first.max_abs_error << ")");
-      CHECK(first.ok);
-      const GradcheckResult second = gradgradcheck(f, inputs);
-      INFO("gradgradcheck: " << second.message << " (max error " << second.max_abs_error << ")");
-      CHECK(second.ok);
+      test::check_gradients(f, inputs);
       ++count;
     }
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/fixtures.hpp"
+#include "support/gradients.hpp"
 #include "voxnn/autograd/autograd.hpp"
 #include "voxnn/autograd/functions/interpolate.hpp"
 #include "voxnn/autograd/functions/pad.hpp"
@@ -29,18 +30,6 @@ const char* const kFile = "ops_resample.safetensors";
 const std::vector<const char*> kOps = {"pad",           "interpolate",     "pixel_shuffle",
                                        "pixel_unshuffle", "voxel_shuffle", "voxel_unshuffle"};
 
-template <class T>
-Var<T> apply_views_var(Var<T> x, const io::json::Value& steps) {
-  for (const auto& step : steps.array()) {
-    const auto& s = step.array();
-    const std::string& kind = s.at(0).string();
-    if (kind == "transpose") x = transpose(x, s.at(1).integer(), s.at(2).integer());
-    else if (kind == "permute") x = permute(x, test::json_ints(s.at(1)));
-    else if (kind == "select") x = select(x, s.at(1).integer(), s.at(2).integer());
-    else FAIL("unexpected view step " << kind);
-  }
-  return x;
-}
 
 InterpolateOptions interpolate_options(const FixtureCase& c) {
   InterpolateOptions o;
@@ -137,14 +126,9 @@ TEST_CASE("resampling ops: gradcheck and gradgradcheck on the fixture cases", "[
     ++count;
     const std::string key = c.param("inputs").array().at(0).string();
     const auto& views = c.param("views").array().at(0);
-    const GradcheckFn f = [&](const std::vector<Var<double>>& xs) { return run_op(c, apply_views_var(xs[0], views)); };
+    const GradcheckFn f = [&](const std::vector<Var<double>>& xs) { return run_op(c, test::apply_views_var(xs[0], views)); };
     const std::vector<Var<double>> inputs{Var<double>(file.get<double>(key), true)};
-    const GradcheckResult first = gradcheck(f, inputs);
-    INFO("gradcheck: " << first.message << " (max error " << first.max_abs_error << ")");
-    CHECK(first.ok);
-    const GradcheckResult second = gradgradcheck(f, inputs);
-    INFO("gradgradcheck: " << second.message << " (max error " << second.max_abs_error << ")");
-    CHECK(second.ok);
+    test::check_gradients(f, inputs);
   }
   CHECK(count >= 55);
 }
@@ -433,6 +417,12 @@ TEST_CASE("channel dropout: whole channels, scaled survivors, mask gradient", "[
   // the gradient is the mask itself
   const Tensor<double> g = grad<double, Cpu>({sum(y)}, {x})[0].value();
   test::require_close(g, ratio, 1e-12, "gradient equals the scaled mask");
+  // with a fixed mask (a freshly seeded generator per call) it is an ordinary function of x
+  const GradcheckFn fixed_mask = [](const std::vector<Var<double>>& v) {
+    Generator gen(11);
+    return dropout3d(v[0], 0.5, true, gen);
+  };
+  test::check_gradients(fixed_mask, {Var<double>(randn<double>({2, 4, 2, 3, 2}), true)});
 
   // eval mode and p = 0 are the identity; p = 1 zeroes everything
   CHECK(dropout2d(x, p, false).id() == x.id());

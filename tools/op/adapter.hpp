@@ -15,11 +15,12 @@
 #include <nlohmann/json.hpp>
 
 #include "op/op.hpp"
+#include "voxnn/autograd/functions/conv.hpp"
 #include "voxnn/autograd/var.hpp"
 #include "voxnn/core/error.hpp"
+#include "voxnn/core/expanding_array.hpp"
 #include "voxnn/io/safetensors.hpp"
 #include "voxnn/ops/interpolate.hpp"
-#include "voxnn/ops/window.hpp"
 
 namespace voxnn::tools::op {
 

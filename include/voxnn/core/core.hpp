@@ -3,6 +3,7 @@
 #include "voxnn/core/allocator.hpp"
 #include "voxnn/core/device.hpp"
 #include "voxnn/core/error.hpp"
+#include "voxnn/core/expanding_array.hpp"
 #include "voxnn/core/factory.hpp"
 #include "voxnn/core/parallel.hpp"
 #include "voxnn/core/random.hpp"

@@ -11,7 +11,7 @@
 
 #include "voxnn/autograd/functions/pad.hpp"
 #include "voxnn/nn/module.hpp"
-#include "voxnn/ops/window.hpp"
+#include "voxnn/core/expanding_array.hpp"
 
 namespace voxnn::nn {
 

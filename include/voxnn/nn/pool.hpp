@@ -15,7 +15,7 @@
 
 #include "voxnn/autograd/functions/pool.hpp"
 #include "voxnn/nn/module.hpp"
-#include "voxnn/ops/window.hpp"
+#include "voxnn/core/expanding_array.hpp"
 
 namespace voxnn::nn {
 

@@ -4,13 +4,40 @@
 // (C^T, the transposed convolution) and its adjoint in w (W). Each one's gradients are the other two,
 // so second derivatives (a gradient penalty through a convolutional critic) come for free.
 #include <array>
+#include <concepts>
+#include <initializer_list>
+#include <string>
+#include <variant>
 #include <vector>
 
 #include "voxnn/autograd/functions/reduce.hpp"
 #include "voxnn/autograd/functions/shape.hpp"
+#include "voxnn/core/expanding_array.hpp"
 #include "voxnn/ops/conv.hpp"
 
 namespace voxnn {
+
+// Convolution padding: explicit sizes, or "same" / "valid" as in torch.nn.Conv*d.
+template <int N>
+class ConvPadding {
+ public:
+  // integral, not int64_t: a literal 0 must not be read as a null `const char*`
+  template <std::integral I>
+  ConvPadding(I v) : value_(ExpandingArray<N>(v)) {}                                        // NOLINT
+  ConvPadding(std::initializer_list<int64_t> list) : value_(ExpandingArray<N>(list)) {}     // NOLINT
+  ConvPadding(const ExpandingArray<N>& a) : value_(a) {}                                    // NOLINT
+  ConvPadding(const char* mode) : ConvPadding(std::string(mode)) {}                         // NOLINT
+  ConvPadding(const std::string& mode) : value_(mode) {                                     // NOLINT
+    VOXNN_CHECK(mode == "same" || mode == "valid", "padding must be a size, 'same' or 'valid', got '", mode, "'");
+  }
+  bool is_same() const { return std::holds_alternative<std::string>(value_) && std::get<std::string>(value_) == "same"; }
+  bool is_valid() const { return std::holds_alternative<std::string>(value_) && std::get<std::string>(value_) == "valid"; }
+  bool is_explicit() const { return std::holds_alternative<ExpandingArray<N>>(value_); }
+  const ExpandingArray<N>& sizes() const { return std::get<ExpandingArray<N>>(value_); }
+
+ private:
+  std::variant<ExpandingArray<N>, std::string> value_;
+};
 
 // Keyword arguments of conv1d/2d/3d.
 template <int N>

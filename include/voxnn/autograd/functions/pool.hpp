@@ -23,31 +23,9 @@
 
 #include "voxnn/autograd/var.hpp"
 #include "voxnn/ops/pool.hpp"
-#include "voxnn/ops/window.hpp"
+#include "voxnn/core/expanding_array.hpp"
 
 namespace voxnn {
-
-// Per-dimension sizes that may be absent (PyTorch's None), e.g. a pooling stride that defaults to the
-// kernel size: `.stride = 2`, `.stride = {1, 2, 2}` and leaving it out all work.
-template <int N>
-class OptionalExpandingArray {
- public:
-  OptionalExpandingArray() = default;
-  OptionalExpandingArray(std::nullopt_t) {}                                                      // NOLINT
-  template <std::integral I>
-  OptionalExpandingArray(I v) : value_(ExpandingArray<N>(static_cast<int64_t>(v))) {}            // NOLINT
-  OptionalExpandingArray(std::initializer_list<int64_t> list) : value_(ExpandingArray<N>(list)) {}  // NOLINT
-  OptionalExpandingArray(const ExpandingArray<N>& a) : value_(a) {}                              // NOLINT
-  OptionalExpandingArray(const std::array<int64_t, N>& a) : value_(ExpandingArray<N>(a)) {}      // NOLINT
-  OptionalExpandingArray(const std::vector<int64_t>& v) : value_(ExpandingArray<N>(v)) {}        // NOLINT
-  bool has_value() const { return value_.has_value(); }
-  const ExpandingArray<N>& value() const { return value_.value(); }
-  ExpandingArray<N> value_or(const ExpandingArray<N>& fallback) const { return value_ ? *value_ : fallback; }
-  bool operator==(const OptionalExpandingArray&) const = default;
-
- private:
-  std::optional<ExpandingArray<N>> value_;
-};
 
 // A pooling result with PyTorch's indices: the flat position of each value inside its input plane.
 template <Real T, Device D = Cpu>

@@ -75,28 +75,28 @@ inline void micro_kernel(const T* x, int64_t x_channel_stride, int64_t in_channe
   using P = Packet<T>;
   constexpr int L = kLanes<T>;
   P acc[kMR][kNR];
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
   for (int m = 0; m < kMR; ++m)
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
     for (int j = 0; j < kNR; ++j) acc[m][j] = Eigen::internal::pset1<P>(T(0));
   for (int64_t ci = 0; ci < in_channels; ++ci) {
     const T* xc = x + ci * x_channel_stride;
     for (int64_t t = 0; t < taps; ++t, wp += kMR) {
       const T* xs = xc + offsets[t];
       P xv[kNR];
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
       for (int j = 0; j < kNR; ++j) xv[j] = Eigen::internal::ploadu<P>(xs + j * L);
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
       for (int m = 0; m < kMR; ++m) {
         const P w = Eigen::internal::pset1<P>(wp[m]);
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
         for (int j = 0; j < kNR; ++j) acc[m][j] = Eigen::internal::pmadd(w, xv[j], acc[m][j]);
       }
     }
   }
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
   for (int m = 0; m < kMR; ++m)
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
     for (int j = 0; j < kNR; ++j) Eigen::internal::pstoreu(tile + m * kTile<T> + j * L, acc[m][j]);
 }
 
@@ -229,25 +229,25 @@ void weight_block(const T* a, int64_t lda, const T* x, int64_t ldx, int64_t len,
   using P = Packet<T>;
   constexpr int L = kLanes<T>;
   P acc[R][C];
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
   for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
     for (int k = 0; k < C; ++k) acc[r][k] = Eigen::internal::pset1<P>(T(0));
   int64_t q = 0;
   for (; q + L <= len; q += L) {
     P xv[C];
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
     for (int k = 0; k < C; ++k) {
       xv[k] = Eigen::internal::ploadu<P>(x + k * ldx + q);
       // Keep loaded vectors in registers: GCC otherwise folds a load into each FMA that uses it,
       // four times the loads (mostly cache-line splits), and the loop becomes load-bound.
       keep_in_register(xv[k]);
     }
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
     for (int r = 0; r < R; ++r) {
       P av = Eigen::internal::ploadu<P>(a + r * lda + q);
       keep_in_register(av);
-#pragma GCC unroll 4
+VOXNN_UNROLL(4)
       for (int k = 0; k < C; ++k) acc[r][k] = Eigen::internal::pmadd(av, xv[k], acc[r][k]);
     }
   }
