@@ -341,6 +341,39 @@ TEST_CASE("modules: registry errors", "[nn]") {
   CHECK_THROWS_WITH(lin(Var<double>(ones<double>({4, 2}))), Contains("[4, 2]") && Contains("in_features = 3"));
 }
 
+TEST_CASE("modules: non-persistent buffers stay out of state dicts, derived ones may be absent on load", "[nn]") {
+  struct Buffers : nn::Module<double> {
+    Tensor<double> stats, scratch, grid;
+    Buffers() {
+      register_buffer("stats", &stats, zeros<double>({2}));
+      register_buffer("scratch", &scratch, zeros<double>({3}), nn::BufferKind::non_persistent);
+      register_buffer("grid", &grid, full<double>({2}, 7.0), nn::BufferKind::derived);
+    }
+  };
+  Buffers m;
+  CHECK(m.named_buffers().size() == 3);
+  const auto dict = m.state_dict();
+  CHECK(dict.size() == 2);
+  CHECK(dict.find("scratch") == nullptr);
+  REQUIRE(dict.find("grid") != nullptr);
+
+  nn::StateDict<double> without_grid;
+  without_grid.insert("stats", full<double>({2}, 3.0));
+  const auto result = m.load_state_dict(without_grid);  // strict, yet no error
+  CHECK(result.missing_keys.empty());
+  CHECK(m.stats.at({1}) == 3.0);
+  CHECK(m.grid.at({0}) == 7.0);
+
+  nn::StateDict<double> with_grid = without_grid;
+  with_grid.insert("grid", full<double>({2}, 1.0));
+  m.load_state_dict(with_grid);
+  CHECK(m.grid.at({1}) == 1.0);
+  with_grid.insert("scratch", zeros<double>({3}));  // not part of the state: unexpected, as in PyTorch
+  CHECK_THROWS_WITH(m.load_state_dict(with_grid), Contains("Unexpected") && Contains("scratch"));
+  nn::StateDict<double> without_stats;
+  CHECK_THROWS_WITH(m.load_state_dict(without_stats), Contains("Missing") && Contains("\"stats\""));
+}
+
 TEST_CASE("modules: Dropout follows train() and eval()", "[nn]") {
   nn::Sequential<double> seq;
   seq.emplace_back<nn::Dropout<double>>(nn::DropoutOptions{.p = 0.5});

@@ -9,6 +9,7 @@
 //   };                                  // parameters "fc.weight", "fc.bias"
 //
 // Modules are neither copyable nor movable: the registry holds pointers to members.
+#include <algorithm>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -22,6 +23,12 @@
 #include "voxnn/nn/state_dict.hpp"
 
 namespace voxnn::nn {
+
+// How a buffer takes part in state dicts. `persistent` and `non_persistent` are PyTorch's
+// register_buffer(persistent=...). A `derived` buffer is computed from the module's options (a
+// sampling grid): it is saved, as the reference saves it, but a state dict without it loads, since
+// exporters may drop it and the module's own value is already right.
+enum class BufferKind { persistent, non_persistent, derived };
 
 template <Real T, Device D = Cpu>
 class Module {
@@ -62,7 +69,7 @@ class Module {
   std::vector<std::pair<std::string, Tensor<T, D>>> named_buffers(bool recurse = true) const {
     std::vector<std::pair<std::string, Tensor<T, D>>> out;
     visit("", recurse, [&](const std::string& prefix, const Module& m) {
-      for (const auto& [name, b] : m.buffers_) out.emplace_back(prefix + name, *b);
+      for (const auto& b : m.buffers_) out.emplace_back(prefix + b.name, *b.tensor);
     });
     return out;
   }
@@ -98,7 +105,8 @@ class Module {
     StateDict<T, D> out;
     visit("", true, [&](const std::string& prefix, const Module& m) {
       for (const auto& [name, p] : m.parameters_) out.insert(prefix + name, p->value());
-      for (const auto& [name, b] : m.buffers_) out.insert(prefix + name, *b);
+      for (const auto& b : m.buffers_)
+        if (b.kind != BufferKind::non_persistent) out.insert(prefix + b.name, *b.tensor);
     });
     return out;
   }
@@ -110,11 +118,11 @@ class Module {
     std::vector<std::pair<const Tensor<T, D>*, Tensor<T, D>*>> copies;
     std::unordered_map<std::string, bool> seen;
     visit("", true, [&](const std::string& prefix, const Module& m) {
-      auto match = [&](const std::string& key, Tensor<T, D>& target) {
+      auto match = [&](const std::string& key, Tensor<T, D>& target, bool optional = false) {
         seen[key] = true;
         const Tensor<T, D>* src = dict.find(key);
         if (!src) {
-          result.missing_keys.push_back(key);
+          if (!optional) result.missing_keys.push_back(key);
         } else if (src->shape() != target.shape()) {
           std::ostringstream os;
           os << key << ": " << src->shape() << " in the state dict vs " << target.shape() << " in the module";
@@ -124,7 +132,8 @@ class Module {
         }
       };
       for (const auto& [name, p] : m.parameters_) match(prefix + name, p->mutable_value());
-      for (const auto& [name, b] : m.buffers_) match(prefix + name, *b);
+      for (const auto& b : m.buffers_)
+        if (b.kind != BufferKind::non_persistent) match(prefix + b.name, *b.tensor, b.kind == BufferKind::derived);
     });
     for (const auto& [key, value] : dict)
       if (!seen.count(key)) result.unexpected_keys.push_back(key);
@@ -164,10 +173,11 @@ class Module {
     parameters_.emplace_back(std::move(name), param);
     return *param;
   }
-  Tensor<T, D>& register_buffer(std::string name, Tensor<T, D>* buffer, Tensor<T, D> init) {
+  Tensor<T, D>& register_buffer(std::string name, Tensor<T, D>* buffer, Tensor<T, D> init,
+                                BufferKind kind = BufferKind::persistent) {
     *buffer = std::move(init);
     check_new_name(name);
-    buffers_.emplace_back(std::move(name), buffer);
+    buffers_.push_back({std::move(name), buffer, kind});
     return *buffer;
   }
 
@@ -187,7 +197,9 @@ class Module {
         if (n == name) return true;
       return false;
     };
-    VOXNN_CHECK(!taken(parameters_) && !taken(buffers_) && !taken(children_), type_name(), ": name '", name,
+    const bool buffer_taken =
+        std::any_of(buffers_.begin(), buffers_.end(), [&](const Buffer& b) { return b.name == name; });
+    VOXNN_CHECK(!taken(parameters_) && !buffer_taken && !taken(children_), type_name(), ": name '", name,
                 "' registered twice");
   }
   template <class Fn>
@@ -198,7 +210,12 @@ class Module {
   }
 
   std::vector<std::pair<std::string, Var<T, D>*>> parameters_;
-  std::vector<std::pair<std::string, Tensor<T, D>*>> buffers_;
+  struct Buffer {
+    std::string name;
+    Tensor<T, D>* tensor;
+    BufferKind kind;
+  };
+  std::vector<Buffer> buffers_;
   std::vector<std::pair<std::string, Module*>> children_;
   bool training_ = true;
 };
