@@ -20,9 +20,13 @@ GFLOP/s = 2 n^3 / 1e9 / s. Targets (from the issue):
     conv3d forward+backward >= 1.5x PyTorch; conv_transpose3d k2 s2 >= 2x PyTorch, forward and
     forward+backward; BatchNorm3d / InstanceNorm3d training forward+backward >= 3x PyTorch;
   * 3-D U-Net training step (voxnn_bench_unet) <= 0.5x PyTorch's time, peak RSS <= PyTorch's (each side
-    measured in a process that runs only the U-Net: PyTorch's in a fresh subprocess of this script).
+    measured in a process that runs only the U-Net: PyTorch's in a fresh subprocess of this script);
+  * imaging operators (IMAGING_SPEEDUP): GRU T=128 B=8 I=256 H=128 forward+backward >= 1x PyTorch,
+    grid_sample 3D trilinear 128^3 forward+backward >= 3x, FFT (1,8,320,320) over the last two dims and
+    128^3 >= 0.5x.
 Groups (--only): core (voxnn_bench_core), autograd (voxnn_bench_autograd), ops (voxnn_bench_ops),
-unet (voxnn_bench_unet); all by default. PyTorch's conv3d path per shape is read from its profiler and
+unet (voxnn_bench_unet), imaging (every voxnn_bench_imaging_<x> with its PyTorch side in
+bench/pytorch_imaging_<x>.py); all by default. PyTorch's conv3d path per shape is read from its profiler and
 printed; torch.mkldnn_convolution (oneDNN forced) is timed as a reference column.
 A target that is not met is printed as MISS, and listed again under the table.
 Needs PyTorch; when it cannot be imported the script re-executes itself with /usr/bin/python3 (Debian's
@@ -31,6 +35,7 @@ python3-torch).
 import argparse
 import datetime
 import json
+import importlib
 import os
 import platform
 import random
@@ -73,7 +78,10 @@ CONV_PEAK_FRACTION = 0.60
 CONV_SLOW_SPEEDUP, CONV_ONEDNN_SPEEDUP, CONV_FWDBWD_SPEEDUP = 2.0, 0.9, 1.5
 CONVT_SPEEDUP, NORM_SPEEDUP = 2.0, 3.0
 UNET_TIME_FRACTION = 0.5
-GROUPS = ("core", "autograd", "ops", "unet")
+# imaging group: benchmark name -> the issue's minimum speed ratio vs PyTorch, and a readable label.
+IMAGING_SPEEDUP = {}
+IMAGING_LABELS = {}
+GROUPS = ("core", "autograd", "ops", "unet", "imaging")
 
 
 def conv_tag(shape):
@@ -87,6 +95,16 @@ def conv_flops(shape):
 
 
 # ---- voxnn side ------------------------------------------------------------------------------------------
+def imaging_modules():
+    """{binary stem: module} for each bench/pytorch_imaging_<x>.py: its torch_cases(torch) returns
+    [(benchmark name, callable)] with the names voxnn_bench_imaging_<x> reports."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, here)
+    stems = sorted(f[len("pytorch_"):-len(".py")] for f in os.listdir(here)
+                   if f.startswith("pytorch_imaging_") and f.endswith(".py"))
+    return {stem: importlib.import_module("pytorch_" + stem) for stem in stems}
+
+
 def run_binary(path, repetitions, min_time):
     cmd = [path, "--benchmark_format=json", "--benchmark_repetitions=%d" % repetitions,
            "--benchmark_report_aggregates_only=true", "--benchmark_enable_random_interleaving=true",
@@ -471,7 +489,14 @@ def main():
 
     bins = {"core": args.core_bin or find_bin("core"), "autograd": args.autograd_bin or find_bin("autograd"),
             "ops": args.ops_bin or find_bin("ops"), "unet": args.unet_bin or find_bin("unet")}
-    for g in groups:
+    imaging = imaging_modules() if "imaging" in groups else {}
+    if "imaging" in groups:
+        bins["imaging"] = [find_bin(stem) for stem in imaging]
+        for path in bins["imaging"]:
+            if not os.path.exists(path):
+                sys.exit("compare_pytorch.py: %s not found; build it (cmake --build build --target %s) or pass "
+                         "--build-dir" % (path, os.path.basename(path)))
+    for g in (g for g in groups if g != "imaging"):
         # the autograd binary stays optional when it is not asked for explicitly, as before
         if not os.path.exists(bins[g]) and (g != "autograd" or args.only != ",".join(GROUPS)):
             sys.exit("compare_pytorch.py: %s not found; build it (cmake --build build --target %s) or pass "
@@ -480,9 +505,13 @@ def main():
     load_before = os.getloadavg()
     snap0, wall0 = cpu_snapshot(), time.time()
     ctxs, voxs = {}, {}
-    for g in groups:
+    for g in (g for g in groups if g != "imaging"):
         if os.path.exists(bins[g]):
             ctxs[g], voxs[g] = run_binary(bins[g], args.repetitions, args.min_time)
+    vimg = {}
+    for path in bins.get("imaging", []):
+        ctxs["imaging"], results = run_binary(path, args.repetitions, args.min_time)
+        vimg.update(results)
     tor, paths, tunet = {}, {}, None
     if "core" in groups:
         tor.update(torch_core(torch, args.repetitions, args.min_time))
@@ -493,6 +522,9 @@ def main():
         tor.update(ops_res)
     if "unet" in groups:
         tunet = torch_unet(args)
+    for stem, module in imaging.items():
+        print("torch: imaging group", stem, file=sys.stderr, flush=True)
+        tor.update(time_group(module.torch_cases(torch), args.repetitions, args.min_time))
     load_after = os.getloadavg()
     snap1, wall1 = cpu_snapshot(), time.time()
     # CPU time other processes used during the run, as a fraction of the machine: what else was competing
@@ -716,6 +748,18 @@ def main():
         add_row(desc, vr, tr, "MiB", "<= PyTorch's", met, higher=False)
         if tunet is not None:
             add_row("  (PyTorch process RSS after import, before the model)", None, tunet["baseline_rss_mib"], "MiB")
+
+    if "imaging" in groups:
+        for name in sorted(vimg):
+            need = IMAGING_SPEEDUP.get(name)
+            desc = IMAGING_LABELS.get(name, name)
+            v, t = vox_ms(name, vimg), tor_ms(name)
+            if need is None:
+                add_row(desc, v, t, "ms", higher=False)
+                continue
+            sp = speedup(v, t, higher=False)
+            met = judge(desc, [(None if sp is None else sp >= need, "%.2fx" % (sp or 0))])
+            add_row(desc, v, t, "ms", ">= %.1fx PyTorch" % need, met, higher=False)
 
     # ---- print
     blas_info, blas_libs = torch_blas(torch)
