@@ -189,7 +189,7 @@ TEST_CASE("grid_sample: adjoint identity, fused and separate gradients, any thre
           CHECK(!only_in.second.defined());
           CHECK(!only_grid.first.defined());
           test::require_close(only_in.first, gi, 1e-13);
-          test::require_equal(only_grid.second, gg);
+          test::require_close(only_grid.second, gg, 1e-12);  // the fused pass may contract differently
           set_num_threads(1);
           const Tensor<double> y1 = ops::grid_sample_forward(x, grid, plan);
           const auto [gi1, gg1] = ops::grid_sample_backward(go, x, grid, plan, true, true);

@@ -13,7 +13,7 @@
 //   - fbp: ramp filter along the bins (spatial Ram-Lak kernel h(0) = 1 / (4 d^2), h(n d) = -1 / (n pi d)^2
 //     for odd n, 0 for even n, d the bin spacing; linear convolution over the whole detector, so no
 //     wrap-around), optionally windowed (shepp-logan, cosine, hamming, hann as scikit-image defines
-//     them, from the DFT of the kernel padded to 2 B), then back-projection scaled by pi / angles
+//     them, from the DFT of the kernel padded to 2 B), then back-projection scaled by pi d / angles
 //     (the angles are assumed to spread evenly over [0, pi)). Correct the counts first for attenuation
 //     and background: fbp((y - r) / a).
 //   - mlem: x <- x / (A^T a) * A^T(a * y / (a * A x + r)), from a uniform image whose expected counts

@@ -175,12 +175,24 @@ inline T grid_pad(T s, int64_t size, T& d) {
   return s;
 }
 
+// Rounds v as its own operation: the compiler may not fuse it into a following add (FMA contraction).
+template <class T>
+inline T rounded_alone(T v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm("" : "+x"(v));
+#endif
+  return v;
+}
+
+// Without align_corners the product is rounded before the subtraction, as PyTorch computes it: an
+// identity grid then lands exactly on voxel centres and the border clip, where the gradient has a
+// kink, sees the same side of it. A fused multiply-add leaves 5.6e-17 instead of 0 there.
 template <class T, bool Align>
 inline T grid_unnormalize(T g, int64_t size) {
   if constexpr (Align)
     return ((g + T(1)) / T(2)) * static_cast<T>(size - 1);
   else
-    return ((g + T(1)) * static_cast<T>(size) - T(1)) / T(2);
+    return (rounded_alone((g + T(1)) * static_cast<T>(size)) - T(1)) / T(2);
 }
 
 // Source coordinates of `count` points along one axis: g[i * stride] -> s[i], and ds/dg -> m[i].
