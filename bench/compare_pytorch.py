@@ -79,8 +79,18 @@ CONV_SLOW_SPEEDUP, CONV_ONEDNN_SPEEDUP, CONV_FWDBWD_SPEEDUP = 2.0, 0.9, 1.5
 CONVT_SPEEDUP, NORM_SPEEDUP = 2.0, 3.0
 UNET_TIME_FRACTION = 0.5
 # imaging group: benchmark name -> the minimum speed ratio vs PyTorch, and a readable label.
-IMAGING_SPEEDUP = {}
-IMAGING_LABELS = {}
+IMAGING_SPEEDUP = {
+    "grid_sample3d_fwdbwd_c1_128": 3.0, "grid_sample3d_fwdbwd_c3_128": 3.0,
+    "fft2_320x320x8_fwd": 0.5, "fft3_128_fwd": 0.5,
+    "gru_fwdbwd_T128_B8_I256_H128": 1.0,
+}
+IMAGING_LABELS = {
+    "grid_sample3d_fwdbwd_c1_128": "grid_sample 3D trilinear fwd+bwd (input and grid), 1x1x128^3",
+    "grid_sample3d_fwdbwd_c3_128": "grid_sample 3D trilinear fwd+bwd (input and grid), 1x3x128^3",
+    "fft2_320x320x8_fwd": "FFT over the last two dims, (1, 8, 320, 320) complex64",
+    "fft3_128_fwd": "3-D FFT, 128^3 complex64",
+    "gru_fwdbwd_T128_B8_I256_H128": "GRU fwd+bwd T=128 B=8 I=256 H=128",
+}
 GROUPS = ("core", "autograd", "ops", "unet", "imaging")
 
 

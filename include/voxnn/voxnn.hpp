@@ -5,5 +5,6 @@
 #include "voxnn/autograd/autograd.hpp"
 #include "voxnn/nn/nn.hpp"
 #include "voxnn/io/io.hpp"
+#include "voxnn/data/data.hpp"
 #include "voxnn/losses/losses.hpp"
 #include "voxnn/optim/optim.hpp"

@@ -2,8 +2,8 @@
 // What an operator adapter of `voxnn op` sees: Call<T> hands out the tensor arguments (as Vars that
 // require grad under --backward) and the config arguments, read by type with arg<V>(call, key,
 // default), each failure a message naming the op and the argument. An adapter returns Outputs<T>
-// (a lone Var converts to one named `out`). The tables of adapters are in conv.cpp, pool.cpp,
-// norm.cpp and misc.cpp; registry.cpp runs them.
+// (a lone Var converts to one named `out`). The tables of adapters are in one file per family
+// (conv.cpp, pool.cpp, norm.cpp, misc.cpp, fft.cpp, grid.cpp, ...); registry.cpp runs them.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -75,12 +75,13 @@ class Call {
   Var<T> optional_var(std::string_view name) { return var(name, true); }
   // A non-differentiable real argument (running statistics): a fresh copy, or undefined when absent.
   Tensor<T> buffer(std::string_view name) { return has_tensor(name) ? real_tensor(name) : Tensor<T>(); }
-  // An integer argument (indices), required.
+  // An integer argument (indices, or a BOOL mask read as 0/1), required.
   Tensor<int64_t> integer_tensor(std::string_view name) {
     if (!has_tensor(name)) missing(name);
     const io::DType d = tensors_.entry(name).dtype;
-    if (d != io::DType::I64 && d != io::DType::I32 && d != io::DType::I16 && d != io::DType::I8 && d != io::DType::U8)
-      fail("tensor '", name, "' has dtype ", io::dtype_name(d), "; expected an integer dtype (I64)");
+    if (d != io::DType::I64 && d != io::DType::I32 && d != io::DType::I16 && d != io::DType::I8 && d != io::DType::U8 &&
+        d != io::DType::BOOL)
+      fail("tensor '", name, "' has dtype ", io::dtype_name(d), "; expected an integer dtype (I64) or BOOL");
     return tensors_.get<int64_t>(name);
   }
   // The differentiable arguments handed out, in the order asked for.
@@ -314,5 +315,13 @@ void add_conv_ops(std::vector<OpSpec>& table);
 void add_pool_ops(std::vector<OpSpec>& table);
 void add_norm_ops(std::vector<OpSpec>& table);
 void add_misc_ops(std::vector<OpSpec>& table);
+// the imaging families
+void add_fft_ops(std::vector<OpSpec>& table);
+void add_grid_ops(std::vector<OpSpec>& table);
+void add_deformation_ops(std::vector<OpSpec>& table);
+void add_mri_ops(std::vector<OpSpec>& table);
+void add_pet_ops(std::vector<OpSpec>& table);
+void add_attention_ops(std::vector<OpSpec>& table);
+void add_rnn_ops(std::vector<OpSpec>& table);
 
 }  // namespace voxnn::tools::op

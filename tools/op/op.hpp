@@ -5,10 +5,12 @@
 //   voxnn op NAME --config CONFIG.json --input IN.safetensors --output OUT.safetensors [--backward]
 //   voxnn op --list
 //
-// NAME is torch.nn.functional's name (plus voxnn's voxel_shuffle / voxel_unshuffle). CONFIG holds the
+// NAME is torch.nn.functional's name (plus voxnn's voxel_shuffle / voxel_unshuffle), or for imaging
+// operators without one the reference's function name (fft2c, vec_int, radon, ...). CONFIG holds the
 // function's other arguments by their PyTorch names ({"stride": 2, "padding": "same"}); a key the
 // function does not take is an error. IN holds the tensor arguments by their PyTorch names (input,
-// weight, bias, running_mean, running_var, indices); the op runs in the dtype of `input` (F32 or F64).
+// weight, bias, running_mean, running_var, indices; `data`, `x`, `theta`, `query` where the reference
+// names its first argument so); the op runs in the dtype of that first tensor (F32 or F64).
 // OUT holds `out`, or `out_<name>` for further outputs (out_indices with return_indices,
 // new_running_mean / new_running_var when batch_norm or instance_norm update running statistics).
 // With --backward, IN also holds `gout` (the gradient of `out`) and OUT gets grad_<name> for every

@@ -10,6 +10,7 @@
 
 namespace voxnn::tools {
 namespace op {
+
 namespace {
 
 const std::vector<OpSpec>& table() {
@@ -19,6 +20,13 @@ const std::vector<OpSpec>& table() {
     add_pool_ops(t);
     add_norm_ops(t);
     add_misc_ops(t);
+    add_fft_ops(t);
+    add_grid_ops(t);
+    add_deformation_ops(t);
+    add_mri_ops(t);
+    add_pet_ops(t);
+    add_attention_ops(t);
+    add_rnn_ops(t);
     std::sort(t.begin(), t.end(),
               [](const OpSpec& a, const OpSpec& b) { return a.signature.name < b.signature.name; });
     return t;
@@ -56,7 +64,10 @@ void check_arguments(const OpSignature& sig, const Json& config, const io::Tenso
   for (const std::string& name : inputs.names())
     VOXNN_CHECK(contains(sig.tensors, name) || is_upstream_gradient(name), op, ": unknown tensor '", name,
                 "' in the input file (", op, " takes ", join(sig.tensors), ", and gout with --backward)");
-  VOXNN_CHECK(inputs.contains("input"), op, ": missing tensor 'input' in the input file");
+  // The first tensor argument (`input` for torch.nn.functional's ops; `data`, `x` or `theta` where the
+  // reference names it so) is required: the op runs in its dtype.
+  const std::string_view first = sig.tensors.empty() ? std::string_view("input") : sig.tensors.front();
+  VOXNN_CHECK(inputs.contains(first), op, ": missing tensor '", first, "' in the input file");
 }
 
 template <Real T>
@@ -139,10 +150,12 @@ io::TensorFile run_op(std::string_view name, const nlohmann::json& config, const
   try {
     const op::Json& cfg = config.is_null() ? op::Json::object() : config;
     op::check_arguments(spec->signature, cfg, inputs);
-    const io::DType dtype = inputs.entry("input").dtype;
+    const std::string_view first = spec->signature.tensors.empty() ? std::string_view("input")
+                                                                    : spec->signature.tensors.front();
+    const io::DType dtype = inputs.entry(first).dtype;
     if (dtype == io::DType::F32) return op::run_as<float>(*spec, cfg, inputs, backward);
-    VOXNN_CHECK(dtype == io::DType::F64, "tensor 'input' has dtype ", io::dtype_name(dtype),
-                "; voxnn op runs in F32 or F64, the dtype of input");
+    VOXNN_CHECK(dtype == io::DType::F64, "tensor '", first, "' has dtype ", io::dtype_name(dtype),
+                "; voxnn op runs in F32 or F64, the dtype of ", first);
     return op::run_as<double>(*spec, cfg, inputs, backward);
   } catch (const Error& e) {
     throw Error(named(e.what()));

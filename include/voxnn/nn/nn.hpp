@@ -1,8 +1,10 @@
 #pragma once
 // Modules: the base class, containers, layers, activations and initialisers.
 #include "voxnn/nn/activation.hpp"
+#include "voxnn/nn/attention.hpp"
 #include "voxnn/nn/container.hpp"
 #include "voxnn/nn/conv.hpp"
+#include "voxnn/nn/data_consistency.hpp"
 #include "voxnn/nn/dropout.hpp"
 #include "voxnn/nn/identity.hpp"
 #include "voxnn/nn/init.hpp"
@@ -11,6 +13,9 @@
 #include "voxnn/nn/norm.hpp"
 #include "voxnn/nn/padding.hpp"
 #include "voxnn/nn/pool.hpp"
+#include "voxnn/nn/rnn.hpp"
+#include "voxnn/nn/set_pooling.hpp"
 #include "voxnn/nn/shuffle.hpp"
+#include "voxnn/nn/spatial_transformer.hpp"
 #include "voxnn/nn/state_dict.hpp"
 #include "voxnn/nn/upsample.hpp"

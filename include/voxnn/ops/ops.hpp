@@ -2,6 +2,8 @@
 // All tensor-level ops (no autograd).
 #include "voxnn/ops/conv.hpp"
 #include "voxnn/ops/elementwise.hpp"
+#include "voxnn/ops/fft.hpp"
+#include "voxnn/ops/grid_sample.hpp"
 #include "voxnn/ops/indexing.hpp"
 #include "voxnn/ops/interpolate.hpp"
 #include "voxnn/ops/join.hpp"
@@ -9,6 +11,8 @@
 #include "voxnn/ops/norm.hpp"
 #include "voxnn/ops/pad.hpp"
 #include "voxnn/ops/pool.hpp"
+#include "voxnn/ops/radon.hpp"
 #include "voxnn/ops/reduce.hpp"
+#include "voxnn/ops/roll.hpp"
 #include "voxnn/ops/shuffle.hpp"
 #include "voxnn/ops/window.hpp"

@@ -1,0 +1,6 @@
+#pragma once
+// Data generation: phantoms, k-space masks and MRI / PET simulators.
+#include "voxnn/data/kspace_mask.hpp"
+#include "voxnn/data/mri_simulation.hpp"
+#include "voxnn/data/pet.hpp"
+#include "voxnn/data/phantom.hpp"
