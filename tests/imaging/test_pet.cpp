@@ -545,4 +545,13 @@ TEST_CASE("pet errors name the op and the shapes", "[imaging][pet]") {
   REQUIRE_THROWS_WITH(data::simulate_pet(zeros<float>({8, 8}), zeros<float>({1, 8, 8}), g),
                       Contains("simulate_pet") && Contains("mu") && Contains("[1, 8, 8]"));
   REQUIRE_THROWS_WITH(data::poisson_nll(y, zeros<float>({10, 12})), Contains("poisson_nll"));
+  // hand-built geometries are checked too, not divided by
+  const ops::RadonGeometry empty{};
+  REQUIRE_THROWS_WITH(ops::back_projection(zeros<float>({0, 0}), empty),
+                      Contains("back_projection") && Contains("must be positive"));
+  REQUIRE_THROWS_WITH(ops::radon(zeros<float>({0, 0}), empty), Contains("radon") && Contains("0 angles"));
+  REQUIRE_THROWS_WITH(g.subset({}), Contains("subset") && Contains("no angle"));
+  ops::RadonGeometry no_angles = g;
+  no_angles.angles.clear();
+  REQUIRE_THROWS_WITH(data::fbp(zeros<float>({0, 12}), no_angles), Contains("fbp") && Contains("0 angles"));
 }

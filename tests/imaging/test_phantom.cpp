@@ -235,4 +235,9 @@ TEST_CASE("phantom errors", "[imaging][phantom]") {
                       Contains("lesion radii"));
   REQUIRE_THROWS_WITH(data::shepp_logan<float>(0, 8), Contains("ellipse_phantom") && Contains("0 x 8"));
   REQUIRE_THROWS_WITH(data::shepp_logan_3d<float>(8, 8, 8, {.supersample = 0}), Contains("supersample"));
+  const std::vector<data::Ellipsoid> flat{{.a = 0.5}, {.a = 0.5, .b = 0}};
+  REQUIRE_THROWS_WITH(data::ellipse_phantom<float>(8, 8, flat), Contains("ellipse_phantom") && Contains("entry 1"));
+  const std::vector<data::Ellipsoid> nan_centre{{.x0 = std::nan("")}};
+  REQUIRE_THROWS_WITH(data::ellipsoid_phantom<float>(4, 4, 4, nan_centre),
+                      Contains("ellipsoid_phantom") && Contains("finite"));
 }

@@ -19,6 +19,7 @@
 #include "voxnn/autograd/var.hpp"
 #include "voxnn/core/error.hpp"
 #include "voxnn/core/expanding_array.hpp"
+#include "voxnn/ops/elementwise.hpp"
 #include "voxnn/io/safetensors.hpp"
 #include "voxnn/ops/interpolate.hpp"
 
@@ -83,6 +84,19 @@ class Call {
         d != io::DType::BOOL)
       fail("tensor '", name, "' has dtype ", io::dtype_name(d), "; expected an integer dtype (I64) or BOOL");
     return tensors_.get<int64_t>(name);
+  }
+  // A boolean mask, or undefined when absent: BOOL or integer tensors (non-zero = true) as they are,
+  // real ones (fastMRI's float 0/1 masks) true where non-zero.
+  Tensor<bool> mask(std::string_view name) {
+    if (!has_tensor(name)) return {};
+    const io::DType d = tensors_.entry(name).dtype;
+    if (d == io::DType::F32 || d == io::DType::F64 || d == io::DType::F16 || d == io::DType::BF16)
+      return ops::ne(real_tensor(name), T(0));
+    return ops::ne(integer_tensor(name), int64_t{0});
+  }
+  bool is_real_tensor(std::string_view name) const {
+    const io::DType d = tensors_.entry(name).dtype;
+    return d == io::DType::F32 || d == io::DType::F64 || d == io::DType::F16 || d == io::DType::BF16;
   }
   // The differentiable arguments handed out, in the order asked for.
   const std::vector<std::pair<std::string, Var<T>>>& differentiable() const { return differentiable_; }

@@ -17,13 +17,8 @@ namespace {
 template <Real T>
 AttentionMask<T> mask_arg(Call<T>& c, std::string_view name) {
   if (!c.has_tensor(name)) return {};
-  try {
-    return AttentionMask<T>(c.buffer(name));  // a real tensor
-  } catch (const Error&) {
-    // not a floating dtype: read it as an integer mask below
-  }
-  const Tensor<int64_t> m = c.integer_tensor(name);
-  return AttentionMask<T>(ops::map<bool>(m, [](int64_t v) { return v != 0; }, "mask"));
+  if (c.is_real_tensor(name)) return AttentionMask<T>(c.buffer(name));
+  return AttentionMask<T>(c.mask(name));
 }
 
 template <Real T>

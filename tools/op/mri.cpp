@@ -1,7 +1,7 @@
 // `voxnn op` adapters: MRI complex arithmetic (fastmri.complex_mul, complex_conj, complex_abs,
 // complex_abs_sq, rss, rss_complex), the coil operators of fastMRI's VarNetBlock (sens_expand,
 // sens_reduce) and data consistency. Complex tensors carry a trailing dim of 2. The first tensor is
-// `input` (the tool runs in its dtype); a mask is given as a real tensor (fastMRI's mask functions
+// `input` (the tool runs in its dtype); a mask is BOOL, integer or real (fastMRI's mask functions
 // return float 0/1 masks) and counts as true where nonzero.
 #include "op/adapter.hpp"
 #include "voxnn/autograd/functions/coil.hpp"
@@ -12,9 +12,9 @@ namespace {
 
 template <Real T>
 Tensor<bool> mask_arg(Call<T>& c) {
-  const Tensor<T> m = c.buffer("mask");
+  const Tensor<bool> m = c.mask("mask");
   if (!m.defined()) c.fail("missing tensor 'mask' in the input file");
-  return ops::ne(m, T(0));
+  return m;
 }
 
 }  // namespace

@@ -87,7 +87,8 @@ Tensor<T> coil_sensitivity_maps(const CoilMapOptions& o, const Tensor<bool>& sup
   Tensor<T> out(out_shape);
   T* p = out.data();
   const Tensor<bool> sup = support.defined() ? support.contiguous() : Tensor<bool>();
-  std::vector<double> re(static_cast<std::size_t>(c_count)), im(static_cast<std::size_t>(c_count));
+  std::vector<double> re(static_cast<std::size_t>(c_count)), im(static_cast<std::size_t>(c_count)),
+      d2(static_cast<std::size_t>(c_count));
   const double inv_two_w2 = 1.0 / (2.0 * o.coil_width * o.coil_width);
   for (int64_t z = 0; z < depth; ++z)
     for (int64_t y = 0; y < h; ++y)
@@ -95,7 +96,6 @@ Tensor<T> coil_sensitivity_maps(const CoilMapOptions& o, const Tensor<bool>& sup
         const std::array<double, 3> pos{dims == 3 ? coord(z, depth) : 0.0, coord(y, h), coord(x, w)};
         // the magnitudes relative to the largest exponent, so that far coils do not underflow to 0 / 0
         double dmin = INFINITY;
-        std::vector<double> d2(static_cast<std::size_t>(c_count));
         for (int64_t c = 0; c < c_count; ++c) {
           const auto& q = coils[static_cast<std::size_t>(c)];
           double s = 0;

@@ -204,6 +204,20 @@ void add_ellipsoids(T* out, int64_t D, int64_t H, int64_t W, const std::vector<E
   }
 }
 
+// Non-positive or non-finite entries would give infinite bounding boxes: refuse them by index.
+inline void check_table(const std::vector<Ellipsoid>& table, bool planar, const char* op) {
+  for (std::size_t i = 0; i < table.size(); ++i) {
+    const Ellipsoid& e = table[i];
+    const bool finite = std::isfinite(e.x0) && std::isfinite(e.y0) && std::isfinite(e.z0) && std::isfinite(e.phi) &&
+                        std::isfinite(e.theta) && std::isfinite(e.psi) && std::isfinite(e.value);
+    const bool positive = e.a > 0 && e.b > 0 && (planar || e.c > 0) && std::isfinite(e.a) && std::isfinite(e.b) &&
+                          (planar || std::isfinite(e.c));
+    VOXNN_CHECK(finite && positive, op, ": entry ", i, " has semi-axes (", e.a, ", ", e.b, ", ", e.c,
+                "), centre (", e.x0, ", ", e.y0, ", ", e.z0, "), value ", e.value,
+                "; semi-axes must be positive and every number finite");
+  }
+}
+
 }  // namespace phantom_detail
 
 // The sum of the ellipses of `table` on an (H, W) image (the plane z = 0).
@@ -211,6 +225,7 @@ template <Real T>
 Tensor<T> ellipse_phantom(int64_t height, int64_t width, const std::vector<Ellipsoid>& table, int64_t supersample = 1) {
   VOXNN_CHECK(height > 0 && width > 0, "ellipse_phantom: size ", height, " x ", width, " must be positive");
   VOXNN_CHECK(supersample >= 1, "ellipse_phantom: supersample ", supersample, " must be at least 1");
+  phantom_detail::check_table(table, true, "ellipse_phantom");
   Tensor<T> out = zeros<T>({height, width});
   phantom_detail::add_ellipsoids(out.data(), 1, height, width, table, true, supersample);
   return out;
@@ -223,6 +238,7 @@ Tensor<T> ellipsoid_phantom(int64_t depth, int64_t height, int64_t width, const 
   VOXNN_CHECK(depth > 0 && height > 0 && width > 0, "ellipsoid_phantom: size ", depth, " x ", height, " x ", width,
               " must be positive");
   VOXNN_CHECK(supersample >= 1, "ellipsoid_phantom: supersample ", supersample, " must be at least 1");
+  phantom_detail::check_table(table, false, "ellipsoid_phantom");
   Tensor<T> out = zeros<T>({depth, height, width});
   phantom_detail::add_ellipsoids(out.data(), depth, height, width, table, false, supersample);
   return out;

@@ -18,6 +18,7 @@
 
 #include "voxnn/autograd/functions/deformation.hpp"
 #include "voxnn/nn/module.hpp"
+#include "voxnn/ops/interpolate.hpp"  // ops::detail::dim_values_text
 
 namespace voxnn::nn {
 

@@ -76,6 +76,7 @@ struct RadonGeometry {
   int64_t num_angles() const { return static_cast<int64_t>(angles.size()); }
   // The same geometry restricted to the angles at `indices` (ordered subsets).
   RadonGeometry subset(const std::vector<int64_t>& indices) const {
+    VOXNN_CHECK(!indices.empty(), "RadonGeometry::subset: no angle indices");
     RadonGeometry g = *this;
     g.angles.clear();
     for (int64_t k : indices) {
@@ -408,12 +409,24 @@ void scatter_line(const T* q, int64_t lo, int64_t hi, T start, T beta, T scale, 
 
 }  // namespace radon_detail
 
+// A geometry built by hand (or an empty subset) must still describe something to project onto.
+inline void check_geometry(const RadonGeometry& g, const char* op) {
+  VOXNN_CHECK(g.height > 0 && g.width > 0 && g.num_bins > 0 && g.num_angles() > 0, op, ": geometry with image ",
+              g.height, " x ", g.width, ", ", g.num_angles(), " angles and ", g.num_bins,
+              " bins; every count must be positive");
+  VOXNN_CHECK(g.bin_spacing > 0 && std::isfinite(g.bin_spacing), op, ": bin_spacing ", g.bin_spacing,
+              " must be positive and finite");
+  for (double a : g.angles) VOXNN_CHECK(std::isfinite(a), op, ": angle ", a, " is not finite");
+}
+
 inline void check_radon_image(const Shape& s, const RadonGeometry& g, const char* op) {
+  check_geometry(g, op);
   VOXNN_CHECK(s.size() >= 2, op, ": image has ", s.size(), " dims ", s, "; expected (..., H, W) with at least 2 dims");
   VOXNN_CHECK(s[s.size() - 2] == g.height && s[s.size() - 1] == g.width, op, ": image ", s,
               " does not match the geometry's image size ", g.height, " x ", g.width);
 }
 inline void check_sinogram(const Shape& s, const RadonGeometry& g, const char* op) {
+  check_geometry(g, op);
   VOXNN_CHECK(s.size() >= 2, op, ": sinogram has ", s.size(), " dims ", s,
               "; expected (..., angles, bins) with at least 2 dims");
   VOXNN_CHECK(s[s.size() - 2] == g.num_angles() && s[s.size() - 1] == g.num_bins, op, ": sinogram ", s,

@@ -18,6 +18,7 @@
 // Both run as one masked pass over k-space forward and backward (the mask looked up once per row of
 // W samples), and build their gradients from where / mul / sum under create_graph.
 #include <algorithm>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -146,13 +147,13 @@ double masked_dot(const Tensor<T>& g, const Tensor<T>& a, const Tensor<T>& b, co
   const T* pg = gc.data();
   const T* pa = ac.data();
   const T* pb = bc.data();
-  std::vector<double> partial(static_cast<std::size_t>(num_threads()) + 1, 0.0);
+  // Terms first, summed after: threads write disjoint entries, and the sum does not depend on which
+  // thread ran which rows.
+  std::vector<double> terms(static_cast<std::size_t>(g.numel()));
   for_each_masked(g.shape(), mask, [&](int64_t i, bool m) {
-    if (m) partial[static_cast<std::size_t>(thread_index())] += static_cast<double>(pg[i]) * static_cast<double>(pa[i] - pb[i]);
+    terms[static_cast<std::size_t>(i)] = m ? static_cast<double>(pg[i]) * static_cast<double>(pa[i] - pb[i]) : 0.0;
   });
-  double s = 0;
-  for (double v : partial) s += v;
-  return s;
+  return std::accumulate(terms.begin(), terms.end(), 0.0);
 }
 }  // namespace coil_detail
 

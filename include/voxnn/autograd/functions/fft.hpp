@@ -86,7 +86,7 @@ Var<T, D> roll(const Var<T, D>& x, std::vector<int64_t> shifts, std::vector<int6
 // fastmri.fftshift / ifftshift over dims of the tensor as given (n // 2 and (n + 1) // 2 per dim);
 // an empty dims list means every dim (fastMRI's dim=None).
 template <Real T, Device D>
-Var<T, D> fftshift(const Var<T, D>& x, std::vector<int64_t> dims) {
+Var<T, D> fftshift(const Var<T, D>& x, std::vector<int64_t> dims = {}) {
   if (dims.empty())
     for (int d = 0; d < x.dim(); ++d) dims.push_back(d);
   std::vector<int64_t> shifts;
@@ -94,7 +94,7 @@ Var<T, D> fftshift(const Var<T, D>& x, std::vector<int64_t> dims) {
   return roll(x, std::move(shifts), std::move(dims));
 }
 template <Real T, Device D>
-Var<T, D> ifftshift(const Var<T, D>& x, std::vector<int64_t> dims) {
+Var<T, D> ifftshift(const Var<T, D>& x, std::vector<int64_t> dims = {}) {
   if (dims.empty())
     for (int d = 0; d < x.dim(); ++d) dims.push_back(d);
   std::vector<int64_t> shifts;
