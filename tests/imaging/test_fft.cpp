@@ -247,7 +247,7 @@ TEST_CASE("fft: gradients of fftn are ifftn with the adjoint norm, to second ord
 TEST_CASE("fft: errors name the op and the shapes", "[imaging][fft]") {
   const Var<double> x(zeros<double>({2, 3, 4}));
   const Var<double> c(zeros<double>({2, 3, 2}));
-  REQUIRE_THROWS_WITH(fftn(x, {0}), Contains("fftn") && Contains("[2, 3, 4]") && Contains("trailing dim of size 2"));
+  REQUIRE_THROWS_WITH(fftn(x, {0}), Contains("fftn") && Contains("[2, 3, 4]") && Contains("trailing dimension of 2"));
   REQUIRE_THROWS_WITH(ifftn(x, {0}), Contains("ifftn") && Contains("trailing dim"));
   REQUIRE_THROWS_WITH(fftn(c, {2}), Contains("fftn: dim 2 out of range") && Contains("rank 2"));
   REQUIRE_THROWS_WITH(fftn(c, {-3}), Contains("out of range"));

@@ -24,4 +24,11 @@ concept Element = std::same_as<T, float> || std::same_as<T, double> || std::same
 template <class T>
 concept Real = std::same_as<T, float> || std::same_as<T, double>;
 
+// Called first by functions whose kernels exist on the CPU only: instantiating one for another device
+// fails to compile (the instantiation trace names the function).
+template <class D>
+constexpr void require_cpu() {
+  static_assert(std::same_as<D, Cpu>, "this function is implemented on the CPU only for now");
+}
+
 }  // namespace voxnn

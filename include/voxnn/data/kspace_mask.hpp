@@ -44,6 +44,7 @@
 #include "voxnn/core/expanding_array.hpp"
 #include "voxnn/core/factory.hpp"
 #include "voxnn/core/random.hpp"
+#include "voxnn/ops/complex.hpp"
 #include "voxnn/ops/elementwise.hpp"
 
 namespace voxnn::data {
@@ -324,8 +325,7 @@ template <Real T>
 MaskedKspace<T> apply_mask(const Tensor<T>& data, MaskFunc& mask_func, std::optional<int64_t> offset = std::nullopt,
                            std::optional<uint64_t> seed = std::nullopt,
                            std::optional<std::array<int64_t, 2>> padding = std::nullopt) {
-  VOXNN_CHECK(data.dim() >= 3 && data.shape().back() == 2, "apply_mask: k-space has shape ", data.shape(),
-              "; expected (..., H, W, 2)");
+  ops::check_complex(data.shape(), "apply_mask", "k-space", 3, "(..., H, W, 2)");
   Shape s(std::vector<int64_t>(static_cast<std::size_t>(data.dim()), 1));
   for (int d = data.dim() - 3; d < data.dim(); ++d) s[d] = data.shape()[d];
   KspaceMask m = mask_func(s, offset, seed);

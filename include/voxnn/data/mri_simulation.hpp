@@ -28,9 +28,13 @@
 #include <optional>
 #include <vector>
 
-#include "voxnn/autograd/functions/coil.hpp"
+#include "voxnn/core/error.hpp"
 #include "voxnn/core/factory.hpp"
 #include "voxnn/core/random.hpp"
+#include "voxnn/core/tensor.hpp"
+#include "voxnn/ops/complex.hpp"
+#include "voxnn/ops/elementwise.hpp"
+#include "voxnn/ops/fft.hpp"
 
 namespace voxnn::data {
 
@@ -143,16 +147,14 @@ Tensor<T> to_complex(const Tensor<T>& real) {
 template <Real T>
 Tensor<T> multicoil_kspace(const Tensor<T>& image, const Tensor<T>& sens_maps) {
   const char* op = "multicoil_kspace";
-  VOXNN_CHECK(image.dim() >= 3 && image.shape().back() == 2, op, ": image has shape ", image.shape(),
-              "; expected a complex image (..., H, W, 2)");
-  VOXNN_CHECK(sens_maps.dim() >= 4 && sens_maps.shape().back() == 2, op, ": sens_maps has shape ", sens_maps.shape(),
-              "; expected (C, H, W, 2), (C, D, H, W, 2) or with a leading batch dim");
+  ops::check_complex(image.shape(), op, "image", 3, "(..., H, W, 2)");
+  ops::check_complex(sens_maps.shape(), op, "sens_maps", 4,
+                     "(C, H, W, 2), (C, D, H, W, 2) or with a leading batch dim");
   VOXNN_CHECK(image.dim() <= sens_maps.dim() && image.shape()[image.dim() - 2] == sens_maps.shape()[sens_maps.dim() - 2] &&
                   image.shape()[image.dim() - 3] == sens_maps.shape()[sens_maps.dim() - 3],
               op, ": image of shape ", image.shape(), " does not match sens_maps of shape ", sens_maps.shape(),
               " (same H, W; image without the coil dim or with it as 1)");
-  NoGradGuard no_grad;
-  return fft2c(complex_mul(Var<T>(image), Var<T>(sens_maps))).value();
+  return ops::fft2c(ops::complex_mul(image, sens_maps, false, op));
 }
 
 struct KspaceNoiseOptions {
@@ -165,8 +167,7 @@ struct KspaceNoiseOptions {
 template <Real T>
 double noise_std_for_snr(const Tensor<T>& kspace, double snr) {
   VOXNN_CHECK(snr > 0, "noise_std_for_snr: snr must be positive, got ", snr);
-  VOXNN_CHECK(kspace.dim() >= 1 && kspace.shape().back() == 2, "noise_std_for_snr: k-space has shape ",
-              kspace.shape(), "; expected a trailing dimension of 2");
+  ops::check_complex(kspace.shape(), "noise_std_for_snr", "k-space");
   double s = 0;
   for (T v : kspace.to_vector()) s += static_cast<double>(v) * static_cast<double>(v);
   const double rms = std::sqrt(s / static_cast<double>(std::max<int64_t>(1, kspace.numel() / 2)));
@@ -177,8 +178,7 @@ double noise_std_for_snr(const Tensor<T>& kspace, double snr) {
 template <Real T>
 Tensor<T> add_kspace_noise(const Tensor<T>& kspace, const KspaceNoiseOptions& o) {
   const char* op = "add_kspace_noise";
-  VOXNN_CHECK(kspace.dim() >= 1 && kspace.shape().back() == 2, op, ": k-space has shape ", kspace.shape(),
-              "; expected a trailing dimension of 2 (real, imaginary)");
+  ops::check_complex(kspace.shape(), op, "k-space");
   VOXNN_CHECK(o.std.has_value() != o.snr.has_value(), op, ": give exactly one of std and snr");
   const double std = o.std ? *o.std : noise_std_for_snr(kspace, *o.snr);
   VOXNN_CHECK(std >= 0, op, ": std must be non-negative, got ", std);

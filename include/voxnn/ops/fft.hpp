@@ -20,6 +20,7 @@
 
 #include "voxnn/backend/cpu/fft.hpp"
 #include "voxnn/core/tensor.hpp"
+#include "voxnn/ops/complex.hpp"
 
 namespace voxnn::ops {
 
@@ -40,12 +41,6 @@ inline std::string_view adjoint_fft_norm(std::string_view norm) {
 }
 
 namespace fft_detail {
-
-template <class T, class D>
-void check_complex(const Tensor<T, D>& x, const char* op) {
-  VOXNN_CHECK(x.dim() >= 1 && x.shape().back() == 2, op, ": input of shape ", x.shape(),
-              " is not a complex tensor; expected a trailing dim of size 2 (real, imaginary)");
-}
 
 // dims wrapped into [0, complex rank), checked in range and unique; empty means all.
 inline std::vector<int> complex_dims(const Shape& shape, const std::vector<int64_t>& dims, const char* op) {
@@ -75,7 +70,7 @@ Tensor<T, D> fft_c2c(const Tensor<T, D>& x, const std::vector<int64_t>& dims, bo
                      const char* op, const std::vector<int64_t>& in_shifts = {},
                      const std::vector<int64_t>& out_shifts = {}) {
   static_assert(std::is_same_v<D, Cpu>, "the FFT is implemented on the CPU only");
-  fft_detail::check_complex(x, op);
+  check_complex(x.shape(), op, "input");
   const FftNorm mode = parse_fft_norm(norm, op);
   const std::vector<int> cd = fft_detail::complex_dims(x.shape(), dims, op);
   const Shape& shape = x.shape();
@@ -129,8 +124,7 @@ Tensor<T, D> ifftn(const Tensor<T, D>& x, const std::vector<int64_t>& dims, std:
 namespace fft_detail {
 template <class T, class D>
 Tensor<T, D> centered_fft2(const Tensor<T, D>& x, std::string_view norm, bool inverse, const char* op) {
-  VOXNN_CHECK(x.dim() >= 3 && x.shape().back() == 2, op, ": input of shape ", x.shape(),
-              " is not a complex tensor (..., H, W, 2); expected at least 3 dims with a trailing dim of size 2");
+  check_complex(x.shape(), op, "input", 3, "(..., H, W, 2)");
   const int64_t h = x.size(-3), w = x.size(-2);
   return fft_c2c(x, {-2, -1}, inverse, norm, op, {(h + 1) / 2, (w + 1) / 2}, {h / 2, w / 2});
 }

@@ -1,5 +1,6 @@
 #pragma once
 // All tensor-level ops (no autograd).
+#include "voxnn/ops/complex.hpp"
 #include "voxnn/ops/conv.hpp"
 #include "voxnn/ops/elementwise.hpp"
 #include "voxnn/ops/fft.hpp"

@@ -85,21 +85,28 @@ Tensor<T, D> roll(const Tensor<T, D>& x, const std::vector<int64_t>& shifts, con
   return out;
 }
 
+// The rolls of fftshift (n // 2 per dim) or, with inverse, ifftshift ((n + 1) // 2) on a tensor of
+// `shape`: fills an empty dims with every dim (fastMRI's dim=None) and returns one shift per dim.
+inline std::vector<int64_t> fftshift_shifts(const Shape& shape, std::vector<int64_t>& dims, bool inverse,
+                                            const char* op) {
+  const int rank = shape.size();
+  if (dims.empty())
+    for (int d = 0; d < rank; ++d) dims.push_back(d);
+  std::vector<int64_t> shifts;
+  shifts.reserve(dims.size());
+  for (int64_t d : dims) shifts.push_back((shape[wrap_dim(d, rank, op)] + (inverse ? 1 : 0)) / 2);
+  return shifts;
+}
+
 // fftshift / ifftshift over dims (all dims when dims is empty, as fastMRI's dim=None).
 template <class T, class D>
 Tensor<T, D> fftshift(const Tensor<T, D>& x, std::vector<int64_t> dims = {}, const char* op = "fftshift") {
-  if (dims.empty())
-    for (int d = 0; d < x.dim(); ++d) dims.push_back(d);
-  std::vector<int64_t> shifts;
-  for (int64_t d : dims) shifts.push_back(x.shape()[wrap_dim(d, x.dim(), op)] / 2);
+  const std::vector<int64_t> shifts = fftshift_shifts(x.shape(), dims, false, op);
   return roll(x, shifts, dims, op);
 }
 template <class T, class D>
 Tensor<T, D> ifftshift(const Tensor<T, D>& x, std::vector<int64_t> dims = {}, const char* op = "ifftshift") {
-  if (dims.empty())
-    for (int d = 0; d < x.dim(); ++d) dims.push_back(d);
-  std::vector<int64_t> shifts;
-  for (int64_t d : dims) shifts.push_back((x.shape()[wrap_dim(d, x.dim(), op)] + 1) / 2);
+  const std::vector<int64_t> shifts = fftshift_shifts(x.shape(), dims, true, op);
   return roll(x, shifts, dims, op);
 }
 

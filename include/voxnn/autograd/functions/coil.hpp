@@ -25,15 +25,16 @@
 #include "voxnn/autograd/functions/complex.hpp"
 #include "voxnn/autograd/functions/fft.hpp"
 #include "voxnn/core/parallel.hpp"
+#include "voxnn/ops/complex.hpp"
 
 namespace voxnn {
 
 namespace coil_detail {
 inline void check_coil_operands(const Shape& data, const Shape& maps, const char* op, const char* data_name,
                                 const char* expected) {
-  VOXNN_CHECK(data.size() >= 5 && data.back() == 2, op, ": ", data_name, " has shape ", data, "; expected ",
-              expected);
-  VOXNN_CHECK(maps.size() == data.size() && maps.back() == 2, op, ": sens_maps has shape ", maps,
+  ops::check_complex(data, op, data_name, 5, expected);
+  ops::check_complex(maps, op, "sens_maps", 5, "(B, C, H, W, 2)");
+  VOXNN_CHECK(maps.size() == data.size(), op, ": sens_maps has shape ", maps,
               "; expected (B, C, H, W, 2) with the rank of ", data_name, " ", data);
   for (int d = 0; d < data.size(); ++d) {
     if (d == 1) continue;
@@ -47,7 +48,7 @@ inline void check_coil_operands(const Shape& data, const Shape& maps, const char
 template <Real T, Device D>
 Var<T, D> sens_expand(const Var<T, D>& x, const Var<T, D>& sens_maps) {
   coil_detail::check_coil_operands(x.shape(), sens_maps.shape(), "sens_expand", "x",
-                                   "(B, 1, H, W, 2): a complex image with one channel");
+                                   "(B, 1, H, W, 2), a complex image with one channel");
   VOXNN_CHECK(x.shape()[1] == 1 || x.shape()[1] == sens_maps.shape()[1], "sens_expand: x of shape ", x.shape(),
               " has ", x.shape()[1], " channels; expected 1 (broadcast over the ", sens_maps.shape()[1],
               " coils of sens_maps ", sens_maps.shape(), ")");
@@ -58,7 +59,7 @@ Var<T, D> sens_expand(const Var<T, D>& x, const Var<T, D>& sens_maps) {
 template <Real T, Device D>
 Var<T, D> sens_reduce(const Var<T, D>& k, const Var<T, D>& sens_maps) {
   coil_detail::check_coil_operands(k.shape(), sens_maps.shape(), "sens_reduce", "kspace",
-                                   "(B, C, H, W, 2): complex multi-coil k-space");
+                                   "(B, C, H, W, 2), complex multi-coil k-space");
   VOXNN_CHECK(k.shape()[1] == sens_maps.shape()[1] || sens_maps.shape()[1] == 1, "sens_reduce: kspace of shape ",
               k.shape(), " has ", k.shape()[1], " coils but sens_maps of shape ", sens_maps.shape(), " has ",
               sens_maps.shape()[1]);
@@ -67,8 +68,7 @@ Var<T, D> sens_reduce(const Var<T, D>& k, const Var<T, D>& sens_maps) {
 
 namespace coil_detail {
 inline void check_dc_operands(const Shape& k, const Shape& ref, const Shape& mask, const char* op) {
-  VOXNN_CHECK(k.size() >= 2 && k.back() == 2, op, ": current_kspace has shape ", k,
-              "; expected complex k-space with a trailing dimension of 2");
+  ops::check_complex(k, op, "current_kspace", 2);
   VOXNN_CHECK(ref == k, op, ": ref_kspace has shape ", ref, "; expected the shape of current_kspace ", k);
   bool fits = mask.size() <= k.size();
   for (int i = 0; fits && i < mask.size(); ++i) {
@@ -163,7 +163,7 @@ double masked_dot(const Tensor<T>& g, const Tensor<T>& a, const Tensor<T>& b, co
 template <Real T, Device D>
 Var<T, D> soft_data_consistency(const Var<T, D>& current_kspace, const Var<T, D>& ref_kspace, const Tensor<bool>& mask,
                                 const Var<T, D>& dc_weight) {
-  complex_detail::require_cpu<D>();
+  require_cpu<D>();
   const char* op = "soft_data_consistency";
   coil_detail::check_dc_operands(current_kspace.shape(), ref_kspace.shape(), mask.shape(), op);
   VOXNN_CHECK(dc_weight.numel() == 1, op, ": dc_weight has shape ", dc_weight.shape(), "; expected one element");
@@ -197,7 +197,7 @@ Var<T, D> soft_data_consistency(const Var<T, D>& current_kspace, const Var<T, D>
 // Hard data consistency: the measured samples replace the estimate, where(mask, ref_kspace, kspace).
 template <Real T, Device D>
 Var<T, D> hard_data_consistency(const Var<T, D>& kspace, const Var<T, D>& ref_kspace, const Tensor<bool>& mask) {
-  complex_detail::require_cpu<D>();
+  require_cpu<D>();
   const char* op = "hard_data_consistency";
   coil_detail::check_dc_operands(kspace.shape(), ref_kspace.shape(), mask.shape(), op);
   return autograd::make_result<T, D>(

@@ -64,16 +64,12 @@
 #include "voxnn/autograd/functions/grid_sample.hpp"
 #include "voxnn/autograd/functions/interpolate.hpp"
 #include "voxnn/autograd/functions/shape.hpp"
+#include "voxnn/core/device.hpp"
 #include "voxnn/core/parallel.hpp"
 
 namespace voxnn {
 
 namespace deformation_detail {
-
-template <class D>
-constexpr void require_cpu() {
-  static_assert(std::is_same_v<D, Cpu>, "deformation kernels are CPU only for now");
-}
 
 // The layout of a field (N, ndim, *S): spatial sizes padded with 1 to three dims.
 struct FieldGeometry {

@@ -87,18 +87,12 @@ Var<T, D> roll(const Var<T, D>& x, std::vector<int64_t> shifts, std::vector<int6
 // an empty dims list means every dim (fastMRI's dim=None).
 template <Real T, Device D>
 Var<T, D> fftshift(const Var<T, D>& x, std::vector<int64_t> dims = {}) {
-  if (dims.empty())
-    for (int d = 0; d < x.dim(); ++d) dims.push_back(d);
-  std::vector<int64_t> shifts;
-  for (int64_t d : dims) shifts.push_back(x.shape()[wrap_dim(d, x.dim(), "fftshift")] / 2);
+  std::vector<int64_t> shifts = ops::fftshift_shifts(x.shape(), dims, false, "fftshift");
   return roll(x, std::move(shifts), std::move(dims));
 }
 template <Real T, Device D>
 Var<T, D> ifftshift(const Var<T, D>& x, std::vector<int64_t> dims = {}) {
-  if (dims.empty())
-    for (int d = 0; d < x.dim(); ++d) dims.push_back(d);
-  std::vector<int64_t> shifts;
-  for (int64_t d : dims) shifts.push_back((x.shape()[wrap_dim(d, x.dim(), "ifftshift")] + 1) / 2);
+  std::vector<int64_t> shifts = ops::fftshift_shifts(x.shape(), dims, true, "ifftshift");
   return roll(x, std::move(shifts), std::move(dims));
 }
 

@@ -46,6 +46,8 @@
 #include "voxnn/autograd/functions/shape.hpp"
 #include "voxnn/autograd/var.hpp"
 #include "voxnn/backend/cpu/gemm.hpp"
+#include "voxnn/backend/cpu/simd.hpp"
+#include "voxnn/core/device.hpp"
 #include "voxnn/core/diagnostics.hpp"
 #include "voxnn/core/factory.hpp"
 #include "voxnn/core/random.hpp"
@@ -81,11 +83,6 @@ namespace rnn_detail {
 enum class Kind { gru, lstm };
 inline constexpr int64_t gate_count(Kind k) { return k == Kind::gru ? 3 : 4; }
 inline const char* kind_name(Kind k) { return k == Kind::gru ? "gru" : "lstm"; }
-
-template <class D>
-constexpr void require_cpu() {
-  static_assert(std::same_as<D, Cpu>, "recurrent layers are implemented on the CPU only for now");
-}
 
 // ---- fused kernels on raw contiguous buffers ---------------------------------------------------------
 //
@@ -146,10 +143,8 @@ void tanh_inplace(T* p, int64_t n) {
 // the whole reduction, so each loaded w vector feeds 8 FMAs (measured at ~115 GFLOPS for 8 x 128 x 384
 // on one Zen 4 core, twice Eigen's GEMM). It runs on the calling thread.
 
-template <class T>
-using Packet = typename Eigen::internal::packet_traits<T>::type;
-template <class T>
-inline constexpr int kLanes = Eigen::internal::unpacket_traits<Packet<T>>::size;
+using backend::cpu::kLanes;
+using backend::cpu::Packet;
 // 8 rows x kNR vectors of accumulators, kNR loaded w vectors and one broadcast must fit the registers.
 inline constexpr int kNR = EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 2 : 1;
 

@@ -33,6 +33,7 @@
 
 #include <Eigen/Core>
 
+#include "voxnn/backend/cpu/simd.hpp"
 #include "voxnn/core/device.hpp"
 #include "voxnn/core/diagnostics.hpp"
 #include "voxnn/core/error.hpp"
@@ -42,11 +43,6 @@ VOXNN_EIGEN_AVX512_WARNINGS_BEGIN
 namespace voxnn::backend::cpu {
 
 namespace fft_detail {
-
-template <class T>
-using Packet = typename Eigen::internal::packet_traits<T>::type;
-template <class T>
-inline constexpr int kLanes = Eigen::internal::unpacket_traits<Packet<T>>::size;
 
 inline constexpr int kMaxGenericRadix = 64;  // larger prime factors go to Bluestein
 inline constexpr double kPi = 3.14159265358979323846;
@@ -410,9 +406,10 @@ T* execute(const Plan<T>& plan, T* x, T* y) {
 // Gather and scatter convert between the tensor's interleaved (re, im) lines and the scratch rows. With
 // GCC or clang they work on whole vectors (GCC vector extensions, whatever the target's width):
 // deinterleaving two vectors of L interleaved values into re and im vectors, and, along the contiguous
-// last axis, transposing L x L tiles (L lines by L values) in registers. Elsewhere, scalar loops.
+// last axis, transposing L x L tiles (L lines by L values) in registers. Elsewhere, scalar loops; also
+// under nvcc, whose host-code rewriting loses the pack expansions inside __builtin_shufflevector.
 
-#if defined(__GNUC__)
+#if defined(__GNUC__) && !defined(__CUDACC__)
 #define VOXNN_FFT_VECTOR_MOVES 1
 
 template <class T>

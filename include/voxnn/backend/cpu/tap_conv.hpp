@@ -23,6 +23,7 @@
 
 #include <Eigen/Core>
 
+#include "voxnn/backend/cpu/simd.hpp"
 #include "voxnn/core/diagnostics.hpp"
 #include "voxnn/core/error.hpp"
 #include "voxnn/core/parallel.hpp"
@@ -53,11 +54,6 @@ struct TapConvProblem {
 };
 
 namespace tap_conv_detail {
-
-template <class T>
-using Packet = typename Eigen::internal::packet_traits<T>::type;
-template <class T>
-inline constexpr int kLanes = Eigen::internal::unpacket_traits<Packet<T>>::size;
 
 // Register blocking: MR output channels x NR vectors of positions, chosen so accumulators, the NR
 // input vectors and one broadcast weight fit the register file (16 or 32 vector registers).
