@@ -18,6 +18,7 @@
 #include "voxnn/autograd/functions/radon.hpp"
 #include "voxnn/autograd/functions/reduce.hpp"
 #include "voxnn/autograd/functions/rnn.hpp"
+#include "voxnn/autograd/functions/set_pooling.hpp"
 #include "voxnn/autograd/functions/shape.hpp"
 #include "voxnn/autograd/functions/shuffle.hpp"
 #include "voxnn/autograd/functions/slicing.hpp"

@@ -53,6 +53,13 @@ using LSTMCellOptions = RNNCellOptions;
 
 namespace rnn_detail {
 
+// What the sequence functions need of a module's options (GRUOptions or LSTMOptions) and mode.
+template <class Options>
+RnnOptions run_options(const Options& o, bool training) {
+  return {.num_layers = o.num_layers, .bias = o.bias, .batch_first = o.batch_first, .dropout = o.dropout,
+          .training = training, .bidirectional = o.bidirectional};
+}
+
 // The flat parameter list of GRU / LSTM, registered under PyTorch's names.
 template <Real T, Device D>
 class RecurrentBase : public Module<T, D> {
@@ -148,7 +155,8 @@ class GRU : public rnn_detail::RecurrentBase<T, D> {
   Result forward(const Var<T, D>& input, const Var<T, D>& h0) {
     VOXNN_CHECK(input.dim() >= 1 && input.size(-1) == options.input_size, "GRU: input of shape ", input.shape(),
                 " does not end in input_size = ", options.input_size);
-    return gru(input, h0, this->flat_weights(), rnn_options(), default_generator());
+    return gru(input, h0, this->flat_weights(), rnn_detail::run_options(options, this->is_training()),
+               default_generator());
   }
   Var<T, D> forward(const Var<T, D>& input) override { return forward(input, Var<T, D>()).output; }
   using Module<T, D>::operator();
@@ -156,12 +164,6 @@ class GRU : public rnn_detail::RecurrentBase<T, D> {
   std::string type_name() const override { return "GRU"; }
 
   const Options options;
-
- private:
-  RnnOptions rnn_options() const {
-    return {.num_layers = options.num_layers, .bias = options.bias, .batch_first = options.batch_first,
-            .dropout = options.dropout, .training = this->is_training(), .bidirectional = options.bidirectional};
-  }
 };
 
 template <Real T, Device D = Cpu>
@@ -180,7 +182,8 @@ class LSTM : public rnn_detail::RecurrentBase<T, D> {
   Result forward(const Var<T, D>& input, const Var<T, D>& h0, const Var<T, D>& c0) {
     VOXNN_CHECK(input.dim() >= 1 && input.size(-1) == options.input_size, "LSTM: input of shape ", input.shape(),
                 " does not end in input_size = ", options.input_size);
-    return lstm(input, h0, c0, this->flat_weights(), rnn_options(), default_generator());
+    return lstm(input, h0, c0, this->flat_weights(), rnn_detail::run_options(options, this->is_training()),
+                default_generator());
   }
   Var<T, D> forward(const Var<T, D>& input) override { return forward(input, Var<T, D>(), Var<T, D>()).output; }
   using Module<T, D>::operator();
@@ -194,10 +197,6 @@ class LSTM : public rnn_detail::RecurrentBase<T, D> {
     VOXNN_CHECK(o.proj_size == 0, "LSTM: proj_size = ", o.proj_size,
                 " is not supported (projections are not implemented; use proj_size = 0)");
     return o.num_layers;
-  }
-  RnnOptions rnn_options() const {
-    return {.num_layers = options.num_layers, .bias = options.bias, .batch_first = options.batch_first,
-            .dropout = options.dropout, .training = this->is_training(), .bidirectional = options.bidirectional};
   }
 };
 

@@ -3,7 +3,7 @@
 // with an optional mask for padded sets, the reference's pooled attention, and the set transformer's
 // pooling by multihead attention (PMA).
 //
-//   set_mean_pool(x, dim, key_padding_mask, keepdim), set_max_pool(...)    differentiable functions
+//   set_mean_pool, set_max_pool    the functions below them (autograd/functions/set_pooling.hpp)
 //   SetMeanPool, SetMaxPool        modules; forward(x (N, S, E)) -> (N, 1, E) as the reference's
 //                                  MeanPool / MaxPool (keepdim), which return (pooled, None)
 //   PooledAttention                the reference's PooledAttention (umgupta/2d-slice-set-networks,
@@ -23,54 +23,12 @@
 
 #include "voxnn/autograd/functions/activation.hpp"
 #include "voxnn/autograd/functions/attention.hpp"
+#include "voxnn/autograd/functions/set_pooling.hpp"
 #include "voxnn/nn/attention.hpp"
 #include "voxnn/nn/init.hpp"
 #include "voxnn/nn/linear.hpp"
 #include "voxnn/nn/module.hpp"
 #include "voxnn/nn/norm.hpp"
-
-namespace voxnn {
-
-namespace autograd::detail {
-// The padding mask reshaped to broadcast over x (trailing dims of size 1), after checking its shape.
-inline Tensor<bool> set_mask(const Tensor<bool>& mask, const Shape& x, int d, const char* op) {
-  Shape lead, full;
-  for (int i = 0; i <= d; ++i) lead.push_back(x[i]);
-  VOXNN_CHECK(mask.shape() == lead, op, ": key_padding_mask ", mask.shape(), " must have the shape ", lead,
-              " of input ", x, " up to the set dim ", d);
-  full = lead;
-  for (int i = d + 1; i < x.size(); ++i) full.push_back(1);
-  return mask.reshape(full);
-}
-}  // namespace autograd::detail
-
-// Mean over the set dim `dim` of x, leaving out elements where key_padding_mask is true.
-template <Real T, Device D>
-Var<T, D> set_mean_pool(const Var<T, D>& x, int64_t dim = 1, const Tensor<bool>& key_padding_mask = {},
-                        bool keepdim = false) {
-  const char* op = "set_mean_pool";
-  const int d = wrap_dim(dim, x.dim(), op);
-  if (!key_padding_mask.defined()) return mean(x, {d}, keepdim);
-  const Tensor<bool> m = autograd::detail::set_mask(key_padding_mask, x.shape(), d, op);
-  const Tensor<T, D> keep = ops::map<T>(m, [](bool padded) { return padded ? T(0) : T(1); }, op);
-  const Tensor<T, D> count = ops::sum(keep, {d}, keepdim);
-  return div(sum(mul(x, constant(keep)), {d}, keepdim), constant(count));
-}
-
-// Maximum over the set dim `dim` of x, leaving out elements where key_padding_mask is true. The
-// gradient goes to the maximum (split evenly among ties).
-template <Real T, Device D>
-Var<T, D> set_max_pool(const Var<T, D>& x, int64_t dim = 1, const Tensor<bool>& key_padding_mask = {},
-                       bool keepdim = false) {
-  const char* op = "set_max_pool";
-  const int d = wrap_dim(dim, x.dim(), op);
-  if (!key_padding_mask.defined()) return amax(x, {d}, keepdim);
-  const Tensor<bool> m = autograd::detail::set_mask(key_padding_mask, x.shape(), d, op);
-  const Var<T, D> low(full<T, D>(Shape{}, -std::numeric_limits<T>::infinity()));
-  return amax(where(m, low, x), {d}, keepdim);
-}
-
-}  // namespace voxnn
 
 namespace voxnn::nn {
 
