@@ -4,3 +4,4 @@
 #include "voxnn/data/mri_simulation.hpp"
 #include "voxnn/data/pet.hpp"
 #include "voxnn/data/phantom.hpp"
+#include "voxnn/data/sample.hpp"
