@@ -1,7 +1,9 @@
 #pragma once
-// Data generation: phantoms, k-space masks and MRI / PET simulators.
+// Data: physical space (orientation, resampling), phantoms, k-space masks and MRI / PET simulators.
 #include "voxnn/data/kspace_mask.hpp"
 #include "voxnn/data/mri_simulation.hpp"
+#include "voxnn/data/orientation.hpp"
 #include "voxnn/data/pet.hpp"
 #include "voxnn/data/phantom.hpp"
+#include "voxnn/data/resample.hpp"
 #include "voxnn/data/sample.hpp"
