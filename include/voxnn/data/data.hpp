@@ -1,5 +1,5 @@
 #pragma once
-// Data: physical space (orientation, resampling), phantoms, k-space masks and MRI / PET simulators.
+// Data: physical space (orientation, resampling), transforms, phantoms, k-space masks and MRI / PET simulators.
 #include "voxnn/data/kspace_mask.hpp"
 #include "voxnn/data/mri_simulation.hpp"
 #include "voxnn/data/orientation.hpp"
@@ -7,3 +7,4 @@
 #include "voxnn/data/phantom.hpp"
 #include "voxnn/data/resample.hpp"
 #include "voxnn/data/sample.hpp"
+#include "voxnn/data/transforms.hpp"
