@@ -8,3 +8,5 @@
 #include "voxnn/data/data.hpp"
 #include "voxnn/losses/losses.hpp"
 #include "voxnn/optim/optim.hpp"
+#include "voxnn/train/train.hpp"
+#include "voxnn/viz/viz.hpp"
