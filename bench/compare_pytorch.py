@@ -26,7 +26,9 @@ GFLOP/s = 2 n^3 / 1e9 / s. Targets (from the issue):
     128^3 >= 0.5x.
 Groups (--only): core (voxnn_bench_core), autograd (voxnn_bench_autograd), ops (voxnn_bench_ops),
 unet (voxnn_bench_unet), imaging (every voxnn_bench_imaging_<x> with its PyTorch side in
-bench/pytorch_imaging_<x>.py); all by default. PyTorch's conv3d path per shape is read from its profiler and
+bench/pytorch_imaging_<x>.py), data (voxnn_bench_data_<x> and voxnn_bench_io_<x> against bench/pytorch_data_<x>.py
+and pytorch_io_<x>.py: PyTorch, and MONAI, scipy or nibabel when importable, e.g. under the reference venv's
+interpreter); all by default. PyTorch's conv3d path per shape is read from its profiler and
 printed; torch.mkldnn_convolution (oneDNN forced) is timed as a reference column.
 A target that is not met is printed as MISS, and listed again under the table.
 Needs PyTorch; when it cannot be imported the script re-executes itself with /usr/bin/python3 (Debian's
@@ -91,7 +93,7 @@ IMAGING_LABELS = {
     "fft3_128_fwd": "3-D FFT, 128^3 complex64",
     "gru_fwdbwd_T128_B8_I256_H128": "GRU fwd+bwd T=128 B=8 I=256 H=128",
 }
-GROUPS = ("core", "autograd", "ops", "unet", "imaging")
+GROUPS = ("core", "autograd", "ops", "unet", "imaging", "data")
 
 
 def conv_tag(shape):
@@ -105,13 +107,19 @@ def conv_flops(shape):
 
 
 # ---- voxnn side ------------------------------------------------------------------------------------------
-def imaging_modules():
-    """{binary stem: module} for each bench/pytorch_imaging_<x>.py: its torch_cases(torch) returns
-    [(benchmark name, callable)] with the names voxnn_bench_imaging_<x> reports."""
+# Groups made of pairs: voxnn_bench_<stem> against bench/pytorch_<stem>.py, stems by prefix.
+PAIRED_GROUPS = {"imaging": ("imaging_",), "data": ("data_", "io_")}
+
+
+def paired_modules(group):
+    """{binary stem: module} for each bench/pytorch_<stem>.py of the group: its torch_cases(torch) returns
+    [(benchmark name, callable)] with the names voxnn_bench_<stem> reports; a name with a suffix
+    (".scipy", ".monai", ".nibabel") times another reference for the same voxnn benchmark."""
     here = os.path.dirname(os.path.abspath(__file__))
     sys.path.insert(0, here)
     stems = sorted(f[len("pytorch_"):-len(".py")] for f in os.listdir(here)
-                   if f.startswith("pytorch_imaging_") and f.endswith(".py"))
+                   if f.startswith("pytorch_") and f.endswith(".py")
+                   and f[len("pytorch_"):].startswith(PAIRED_GROUPS[group]))
     return {stem: importlib.import_module("pytorch_" + stem) for stem in stems}
 
 
@@ -499,14 +507,14 @@ def main():
 
     bins = {"core": args.core_bin or find_bin("core"), "autograd": args.autograd_bin or find_bin("autograd"),
             "ops": args.ops_bin or find_bin("ops"), "unet": args.unet_bin or find_bin("unet")}
-    imaging = imaging_modules() if "imaging" in groups else {}
-    if "imaging" in groups:
-        bins["imaging"] = [find_bin(stem) for stem in imaging]
-        for path in bins["imaging"]:
+    paired = {g: paired_modules(g) for g in PAIRED_GROUPS if g in groups}
+    for g, modules in paired.items():
+        bins[g] = [find_bin(stem) for stem in modules]
+        for path in bins[g]:
             if not os.path.exists(path):
                 sys.exit("compare_pytorch.py: %s not found; build it (cmake --build build --target %s) or pass "
                          "--build-dir" % (path, os.path.basename(path)))
-    for g in (g for g in groups if g != "imaging"):
+    for g in (g for g in groups if g not in PAIRED_GROUPS):
         # the autograd binary stays optional when it is not asked for explicitly, as before
         if not os.path.exists(bins[g]) and (g != "autograd" or args.only != ",".join(GROUPS)):
             sys.exit("compare_pytorch.py: %s not found; build it (cmake --build build --target %s) or pass "
@@ -515,13 +523,14 @@ def main():
     load_before = os.getloadavg()
     snap0, wall0 = cpu_snapshot(), time.time()
     ctxs, voxs = {}, {}
-    for g in (g for g in groups if g != "imaging"):
+    for g in (g for g in groups if g not in PAIRED_GROUPS):
         if os.path.exists(bins[g]):
             ctxs[g], voxs[g] = run_binary(bins[g], args.repetitions, args.min_time)
-    vimg = {}
-    for path in bins.get("imaging", []):
-        ctxs["imaging"], results = run_binary(path, args.repetitions, args.min_time)
-        vimg.update(results)
+    vpaired = {g: {} for g in paired}
+    for g in paired:
+        for path in bins[g]:
+            ctxs[g], results = run_binary(path, args.repetitions, args.min_time)
+            vpaired[g].update(results)
     tor, paths, tunet = {}, {}, None
     if "core" in groups:
         tor.update(torch_core(torch, args.repetitions, args.min_time))
@@ -532,9 +541,10 @@ def main():
         tor.update(ops_res)
     if "unet" in groups:
         tunet = torch_unet(args)
-    for stem, module in imaging.items():
-        print("torch: imaging group", stem, file=sys.stderr, flush=True)
-        tor.update(time_group(module.torch_cases(torch), args.repetitions, args.min_time))
+    for g, modules in paired.items():
+        for stem, module in modules.items():
+            print("torch: %s group" % g, stem, file=sys.stderr, flush=True)
+            tor.update(time_group(module.torch_cases(torch), args.repetitions, args.min_time))
     load_after = os.getloadavg()
     snap1, wall1 = cpu_snapshot(), time.time()
     # CPU time other processes used during the run, as a fraction of the machine: what else was competing
@@ -759,17 +769,20 @@ def main():
         if tunet is not None:
             add_row("  (PyTorch process RSS after import, before the model)", None, tunet["baseline_rss_mib"], "MiB")
 
-    if "imaging" in groups:
-        for name in sorted(vimg):
+    for g in paired:
+        results = vpaired[g]
+        for name in sorted(results):
             need = IMAGING_SPEEDUP.get(name)
             desc = IMAGING_LABELS.get(name, name)
-            v, t = vox_ms(name, vimg), tor_ms(name)
+            v, t = vox_ms(name, results), tor_ms(name)
             if need is None:
                 add_row(desc, v, t, "ms", higher=False)
-                continue
-            sp = speedup(v, t, higher=False)
-            met = judge(desc, [(None if sp is None else sp >= need, "%.2fx" % (sp or 0))])
-            add_row(desc, v, t, "ms", ">= %.1fx PyTorch" % need, met, higher=False)
+            else:
+                sp = speedup(v, t, higher=False)
+                met = judge(desc, [(None if sp is None else sp >= need, "%.2fx" % (sp or 0))])
+                add_row(desc, v, t, "ms", ">= %.1fx PyTorch" % need, met, higher=False)
+            for other in sorted(k for k in tor if k.startswith(name + ".")):  # the same case in scipy, MONAI...
+                add_row("  %s (reference: %s)" % (desc, other[len(name) + 1:]), v, tor_ms(other), "ms", higher=False)
 
     # ---- print
     blas_info, blas_libs = torch_blas(torch)

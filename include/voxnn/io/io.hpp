@@ -1,6 +1,7 @@
 #pragma once
 // Reading and writing (depends on core only): NIfTI-1/2 volumes (.nii, .nii.gz), safetensors and the
-// JSON subset its header uses, PNG, and Volume (a tensor with its voxel-to-world affine).
+// JSON subset its header uses, PNG, CSV, and Volume (a tensor with its voxel-to-world affine).
+#include "voxnn/io/csv.hpp"
 #include "voxnn/io/gzip.hpp"
 #include "voxnn/io/json_lite.hpp"
 #include "voxnn/io/nifti.hpp"

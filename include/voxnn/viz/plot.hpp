@@ -331,7 +331,7 @@ inline io::PngImage plot(const std::vector<Series>& series, const PlotOptions& o
 // With the default x_label "step", the x column's name labels the axis.
 inline io::PngImage loss_curve(const std::filesystem::path& csv_log, const std::vector<std::string>& columns = {"loss"},
                                const PlotOptions& options = {}) {
-  const train::CsvTable table = train::read_csv_log(csv_log);
+  const io::CsvTable table = train::read_csv_log(csv_log);
   VOXNN_CHECK(!columns.empty(), "viz::loss_curve: no columns chosen to plot from ", csv_log);
   std::string x_name;
   for (const char* candidate : {"step", "epoch", "iteration", "iter"})
@@ -341,7 +341,7 @@ inline io::PngImage loss_curve(const std::filesystem::path& csv_log, const std::
     }
   std::vector<double> xs;
   if (x_name.empty()) {
-    for (std::size_t r = 0; r < table.rows(); ++r) xs.push_back(static_cast<double>(r + 1));
+    for (int64_t r = 0; r < table.size(); ++r) xs.push_back(static_cast<double>(r + 1));
   } else {
     xs = table.numbers(x_name);
   }
