@@ -1,11 +1,14 @@
 #pragma once
-// StateDict: named tensors in registration order, as PyTorch's OrderedDict state_dict.
+// StateDict: named tensors in registration order, as PyTorch's OrderedDict state_dict; and reading
+// one from a safetensors file.
+#include <filesystem>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "voxnn/core/tensor.hpp"
+#include "voxnn/io/safetensors.hpp"
 
 namespace voxnn::nn {
 
@@ -47,5 +50,16 @@ struct LoadResult {
   std::vector<std::string> mismatched_keys;
   bool ok() const { return missing_keys.empty() && unexpected_keys.empty() && mismatched_keys.empty(); }
 };
+
+// Every tensor of a safetensors file, converted to T, as a state dict in the file's order:
+//   net.load_state_dict(nn::load_state_dict<float>("weights.safetensors"));
+// tools/export_pytorch.py writes such a file from a PyTorch checkpoint, with PyTorch's names.
+template <Real T>
+StateDict<T> load_state_dict(const std::filesystem::path& path) {
+  const io::TensorFile file = io::load_safetensors(path);
+  StateDict<T> dict;
+  for (const auto& entry : file.entries()) dict.insert(entry.name, file.get<T>(entry.name));
+  return dict;
+}
 
 }  // namespace voxnn::nn
