@@ -12,6 +12,8 @@
 #include "voxnn/data/loader.hpp"
 #include "voxnn/io/nifti.hpp"
 
+#include "support/shared_data.hpp"
+
 using namespace voxnn;
 using data::Sample;
 namespace fs = std::filesystem;
@@ -55,7 +57,7 @@ io::Affine grid_affine() {  // exact in float32: survives NIfTI-1's float sform
   return a;
 }
 
-std::string shared_path(const std::string& rel) { return std::string(VOXNN_SHARED_DATA) + "/" + rel; }
+using test::shared_path;
 
 }  // namespace
 
@@ -187,13 +189,10 @@ TEST_CASE("CsvDataset reports bad manifests and mismatched labels", "[data][data
 }
 
 TEST_CASE("CsvDataset reads the shared volumes", "[data][dataset]") {
+  for (const char* f : {"nibabel/anatomical.nii", "monai/anatomical_label.nii.gz", "nibabel/example4d.nii.gz"})
+    if (!test::have_shared_file(f)) return;
   const std::string anat = shared_path("nibabel/anatomical.nii"), label = shared_path("monai/anatomical_label.nii.gz"),
                     func4d = shared_path("nibabel/example4d.nii.gz");
-  for (const auto& f : {anat, label, func4d})
-    if (!fs::exists(f)) {
-      WARN("skipped: shared test volume " << f << " is missing");
-      return;
-    }
   TempDir dir;
   dir.write("m.csv", "image,label,score\n\"" + anat + "\",\"" + label + "\",1.5\n");
   data::CsvDataset<float> ds({.csv = dir.path / "m.csv", .target_columns = {"score"}});

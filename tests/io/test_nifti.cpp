@@ -20,10 +20,8 @@
 #include <voxnn/io/nifti.hpp>
 
 #include "support/fixtures.hpp"
+#include "support/shared_data.hpp"
 
-#ifndef VOXNN_SHARED_DATA
-#error "VOXNN_SHARED_DATA must name the shared test data directory (tests/CMakeLists.txt defines it)"
-#endif
 
 using namespace voxnn;
 using Catch::Contains;
@@ -49,13 +47,8 @@ std::vector<uint8_t> file_bytes(const std::filesystem::path& p) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-std::string shared_path(const std::string& rel) { return std::string(VOXNN_SHARED_DATA) + "/" + rel; }
-
-bool have_shared(const std::string& rel) {
-  if (std::filesystem::exists(shared_path(rel))) return true;
-  WARN("skipped: shared test volume " << shared_path(rel) << " is missing");
-  return false;
-}
+using test::have_shared_file;
+using test::shared_path;
 
 double max_abs_diff(const io::Affine& a, const Tensor<double>& b) {
   double worst = 0;
@@ -190,7 +183,7 @@ void parse_or_format_error(const std::vector<uint8_t>& bytes) {
 TEST_CASE("nifti: shared volumes match nibabel and SOURCES.md", "[io][nifti][fixtures]") {
   const io::TensorFile& fx = test::fixture_file(kFixture);
   for (const SourceFacts& s : source_facts()) {
-    if (!have_shared(s.path)) continue;
+    if (!have_shared_file(s.path)) continue;
     const std::string tag = s.tag;
     INFO("file " << s.path);
     io::NiftiHeader h;
@@ -279,7 +272,7 @@ TEST_CASE("nifti: shared volumes match nibabel and SOURCES.md", "[io][nifti][fix
 
 TEST_CASE("nifti: labels read into integer and bool tensors", "[io][nifti]") {
   const std::string path = "monai/anatomical_label.nii.gz";
-  if (!have_shared(path)) return;
+  if (!have_shared_file(path)) return;
   const auto sum_of = [](const auto& t) {
     int64_t s = 0;
     for (const auto x : t.to_vector()) s += static_cast<int64_t>(x);
@@ -289,10 +282,10 @@ TEST_CASE("nifti: labels read into integer and bool tensors", "[io][nifti]") {
   CHECK(sum_of(io::read_nifti<int32_t>(shared_path(path)).data) == 330);
   CHECK(sum_of(io::read_nifti<int64_t>(shared_path(path)).data) == 330);
   CHECK(sum_of(io::read_nifti<bool>(shared_path(path)).data) == 330);
-  if (have_shared("nibabel/functional.nii"))
+  if (have_shared_file("nibabel/functional.nii"))
     REQUIRE_THROWS_WITH(io::read_nifti<int32_t>(shared_path("nibabel/functional.nii")),
                         Contains("nifti: the data has scaling (scl_slope 0.075407") && Contains("functional.nii"));
-  if (have_shared("nibabel/resampled_anat_moved.nii"))  // holds NaN outside the field of view
+  if (have_shared_file("nibabel/resampled_anat_moved.nii"))  // holds NaN outside the field of view
     REQUIRE_THROWS_WITH(io::read_nifti<int32_t>(shared_path("nibabel/resampled_anat_moved.nii")),
                         Contains("which does not fit int32"));
 }
@@ -300,7 +293,7 @@ TEST_CASE("nifti: labels read into integer and bool tensors", "[io][nifti]") {
 TEST_CASE("nifti: a shared file written back reads the same", "[io][nifti]") {
   for (const char* rel : {"nibabel/functional.nii", "nibabel/anatomical.nii", "nibabel/example_nifti2.nii.gz",
                           "nibabel/example4d.nii.gz", "nibabel/someones_anatomy.nii.gz"}) {
-    if (!have_shared(rel)) continue;
+    if (!have_shared_file(rel)) continue;
     INFO(rel);
     io::NiftiHeader h;
     const io::Volume<double> v = io::read_nifti<double>(shared_path(rel), &h);
