@@ -547,6 +547,7 @@ TEST_CASE("nifti: scaling, NaN and float32 on write", "[io][nifti]") {
   const io::Volume<float> g = io::parse_nifti<float>(io::serialize_nifti(f));
   CHECK(std::isnan(g.data.data()[1]));
   CHECK(g.data.data()[3] == 40000.0f);
+  REQUIRE_THROWS_WITH(io::parse_nifti<bool>(io::serialize_nifti(f)), Contains("holds nan, which does not fit"));
   REQUIRE_THROWS_WITH(io::serialize_nifti(f, {.datatype = io::nifti_type::int16}),
                       Contains("nifti: value nan at flat index 1 does not fit datatype int16"));
   f.data.data()[1] = 0;

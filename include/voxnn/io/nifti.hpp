@@ -18,10 +18,12 @@
 // int32, uint8 and bool -> uint8) unless options name another; a scl_slope / scl_inter pair stores
 // (value - inter) / slope. Integer datatypes round to nearest; NaN or a value out of range is an error
 // (no automatic scaling: pick slope and inter yourself, or write a float datatype). The affine goes
-// to the sform and, as nibabel does, to the qform (closest rotation; shears are dropped there).
+// to the sform and to the qform (its closest rotation, as nibabel's set_qform; shears are dropped
+// there), both with code 1 (scanner) unless options say otherwise; nibabel's own images write
+// sform code 2 (aligned) and qform code 0.
 // NIfTI-1 stores the affine, pixdim and scaling as float32, NIfTI-2 as float64: a write->read round
-// trip is exact for the data, codes, datatype, extensions and (NIfTI-2, or float32-exact values)
-// the affine and scaling.
+// trip is exact for the data, codes, datatype, extensions (less trailing NUL bytes, which a reader
+// strips as nibabel does) and (NIfTI-2, or float32-exact values) the affine and scaling.
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -166,10 +168,12 @@ inline bool round_into(double x, I& out) {
   return true;
 }
 
-// One voxel from file type S to T: returns false when it does not fit (integer T only).
+// One voxel from file type S to T: returns false when it does not fit (integer T, or NaN into bool).
 template <class T, class S, bool Scale>
 inline bool voxel_to(S v, double slope, double inter, T& out) {
   if constexpr (std::is_same_v<T, bool>) {
+    if constexpr (std::is_floating_point_v<S>)
+      if (std::isnan(v)) return false;  // NaN is neither true nor false: an error, as for integers
     out = v != S(0);
     return true;
   } else if constexpr (std::is_floating_point_v<T>) {
