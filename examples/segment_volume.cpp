@@ -48,7 +48,7 @@ int run(const char* in_path, const char* out_path, const char* weights_path) {
                          written.dims[2] == shape[2] && written.affine() == header.affine();
   std::printf("%s: %lld x %lld x %lld voxels, %s, %s; labels written to %s (%s grid)\n", in_path,
               static_cast<long long>(shape[0]), static_cast<long long>(shape[1]), static_cast<long long>(shape[2]),
-              data::axcodes_string(scan.affine).c_str(), weights_path ? "trained weights" : "random weights",
+              io::axcodes_string(scan.affine).c_str(), weights_path ? "trained weights" : "random weights",
               out_path, same_grid ? "same" : "DIFFERENT");
   return same_grid ? 0 : 1;
 }

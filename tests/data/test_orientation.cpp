@@ -1,7 +1,7 @@
-// Orientation codes and reorientation: nibabel aff2axcodes on oblique, permuted, flipped, sheared and
-// random affines; reorientation against nibabel io_orientation/apply_orientation (cross-checked in the
-// generator with as_closest_canonical and MONAI Orientation), world positions kept, round trips, trailing
-// and leading dims, and the errors. Fixtures: tests/fixtures/gen_data_resample.py.
+// Reorientation against nibabel io_orientation/apply_orientation (cross-checked in the generator with
+// as_closest_canonical and MONAI Orientation), world positions kept, round trips, trailing and leading
+// dims, and the errors. Fixtures: tests/fixtures/gen_data_resample.py. The orientation codes
+// themselves (io::axcodes, io::io_orientation): tests/io/test_orientation.cpp.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -53,30 +53,8 @@ io::Affine rotated(double angle, const std::array<double, 3>& spacing, const std
 
 }  // namespace
 
-TEST_CASE("axcodes: nibabel aff2axcodes on oblique, permuted, flipped, sheared and random affines",
-          "[data][orientation]") {
-  const io::TensorFile& f = test::fixture_file(kFile);
-  const Tensor<double> affines = f.get<double>("axcodes.affines");
-  const io::json::Value codes = io::json::parse(f.metadata.at("_axcodes"));
-  REQUIRE(static_cast<int64_t>(codes.array().size()) == affines.size(0));
-  for (int64_t i = 0; i < affines.size(0); ++i) {
-    INFO("affine " << i);
-    const io::Affine a = affine_from(affines, i);
-    CHECK(data::axcodes_string(a) == codes.array()[static_cast<std::size_t>(i)].string());
-    const auto arr = data::axcodes(a);
-    CHECK(std::string(arr.begin(), arr.end()) == data::axcodes_string(a));
-  }
-}
-
-TEST_CASE("axcodes: closed forms and an axis without direction", "[data][orientation]") {
-  CHECK(data::axcodes_string(io::Affine::identity()) == "RAS");
-  CHECK(data::axcodes_string(io::Affine::from_spacing({-2, 2, 2})) == "LAS");   // anatomical.nii
-  CHECK(data::axcodes_string(io::Affine::from_spacing({-1, -1, 1})) == "LPS");  // DICOM / ITK
-  CHECK(data::axcodes_string(rotated(0.7, {1, 1, 1}, {0, 0, 0})) == "RAS");     // 40 degrees: still R
-  CHECK(data::axcodes_string(rotated(0.9, {1, 1, 1}, {0, 0, 0})) == "ALS");     // 52 degrees: axis 0 goes A
-  io::Affine flat = io::Affine::from_spacing({1, 0, 1});
-  CHECK(data::axcodes_string(flat) == "R?S");
-  io::Volume<float> v{zeros<float>({2, 2, 2}), flat};
+TEST_CASE("reorient: an axis without direction is refused", "[data][orientation]") {
+  io::Volume<float> v{zeros<float>({2, 2, 2}), io::Affine::from_spacing({1, 0, 1})};
   REQUIRE_THROWS_WITH(data::reorient(v), Contains("voxel axis 1") && Contains("no direction"));
 }
 
@@ -89,7 +67,7 @@ TEST_CASE("reorient: nibabel io_orientation + apply_orientation, MONAI Orientati
       const auto out = data::reorient(io::Volume<double>{in, a}, codes);
       test::require_equal(out.data, c.expected<double>(0), c.name());
       require_affine_close(out.affine, affine_from(c.expected<double>(1)), 1e-9);
-      CHECK(data::axcodes_string(out.affine) == codes);
+      CHECK(io::axcodes_string(out.affine) == codes);
       // Any element type moves the same way (integers, here).
       Tensor<int64_t> ints(in.shape());
       const auto values = in.to_vector();
@@ -129,7 +107,7 @@ TEST_CASE("reorient: every voxel keeps its world position; round trips; lower-ca
           const auto w_out = out.affine.apply({static_cast<double>(i), static_cast<double>(j), static_cast<double>(k)});
           for (int d = 0; d < 3; ++d) REQUIRE(std::abs(w_in[d] - w_out[d]) < 1e-9);
         }
-    const auto back = data::reorient(out, data::axcodes_string(v.affine));
+    const auto back = data::reorient(out, io::axcodes_string(v.affine));
     test::require_equal(back.data, v.data, "round trip");
     require_affine_close(back.affine, v.affine, 1e-12);
   }
@@ -143,7 +121,7 @@ TEST_CASE("reorient: trailing dims follow; channel-first tensors through apply_o
   REQUIRE(out.data.shape() == Shape{3, 4, 2, 5});
   for (int64_t t = 0; t < 5; ++t) CHECK(out.data.at({0, 0, 0, t}) == v4.at({2, 0, 1, t}));
   CHECK(out.data.at({1, 3, 0, 4}) == v4.at({1, 3, 1, 4}));
-  CHECK(data::axcodes_string(out.affine) == "RAS");
+  CHECK(io::axcodes_string(out.affine) == "RAS");
 
   // Channel first: [C, X, Y, Z], as a Sample holds it.
   const auto t = data::orientation_transform(a, {3, 4, 2}, "RAS");

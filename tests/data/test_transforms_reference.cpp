@@ -3,7 +3,10 @@
 // affine resampler (every padding mode, bilinear and nearest) and the bias field's polynomial.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
 #include <string>
+#include <vector>
 
 #include "support/fixtures.hpp"
 #include "voxnn/data/transforms.hpp"
@@ -137,4 +140,26 @@ TEST_CASE("bias_field equals numpy's leggrid3d", "[data][transforms]") {
   const Tensor<double> want = expected<double>("bias.degree3");
   test::require_close(data::bias_field<double>({7, 6, 5}, 3, coeff.to_vector()), want, 1e-12);
   test::require_close(data::bias_field<float>({7, 6, 5}, 3, coeff.to_vector()), want, 1e-6);
+}
+
+TEST_CASE("ScaleIntensityRangePercentiles leaves NaN voxels out of the percentiles (numpy.nanpercentile)",
+          "[data][transforms]") {
+  // x = [0.5, nan, 3, -2, 7.25, nan, 1, 4, 4, 10, nan, 2.5]; np.nanpercentile(x, [10, 90]) =
+  // [1.1102230246251565e-16, 7.800000000000001]; then (x - lo) / (hi - lo) clipped to [0, 1].
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> x{0.5, nan, 3.0, -2.0, 7.25, nan, 1.0, 4.0, 4.0, 10.0, nan, 2.5};
+  const std::vector<double> want{0.06410256410256408, nan, 0.3846153846153846, 0.0, 0.9294871794871794, nan,
+                                 0.12820512820512817, 0.5128205128205128, 0.5128205128205128, 1.0, nan,
+                                 0.3205128205128205};
+  data::Sample<double> s;
+  s.image = from_vector<double>(x, {1, 2, 2, 3});
+  Generator gen(1);
+  data::ScaleIntensityRangePercentiles{.lower = 10, .upper = 90, .b_min = 0.0, .b_max = 1.0, .clip = true}(s, gen);
+  const std::vector<double> got = s.image.to_vector();
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    INFO("voxel " << i);
+    if (std::isnan(want[i])) CHECK(std::isnan(got[i]));
+    else CHECK(got[i] == Approx(want[i]).margin(1e-12));
+  }
 }

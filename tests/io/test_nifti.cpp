@@ -18,6 +18,7 @@
 #include <voxnn/io/gzip.hpp>
 #include <voxnn/io/json_lite.hpp>
 #include <voxnn/io/nifti.hpp>
+#include <voxnn/io/orientation.hpp>
 
 #include "support/fixtures.hpp"
 #include "support/shared_data.hpp"
@@ -62,18 +63,6 @@ io::Affine affine_of(const Tensor<double>& t) {
   for (int r = 0; r < 4; ++r)
     for (int c = 0; c < 4; ++c) a.m[r][c] = t.data()[r * 4 + c];
   return a;
-}
-
-// nibabel's aff2axcodes: for each voxel axis, the world axis it points along most, with its sign.
-std::string axcodes(const io::Affine& a) {
-  std::string s;
-  for (int c = 0; c < 3; ++c) {
-    int best = 0;
-    for (int r = 1; r < 3; ++r)
-      if (std::abs(a.m[r][c]) > std::abs(a.m[best][c])) best = r;
-    s += a.m[best][c] > 0 ? "RAS"[best] : "LPI"[best];
-  }
-  return s;
 }
 
 // Flat row-major offset of a full index into a tensor of shape s.
@@ -194,7 +183,7 @@ TEST_CASE("nifti: shared volumes match nibabel and SOURCES.md", "[io][nifti][fix
     for (int a = 0; a < 3; ++a) CHECK(std::abs(h.pixdim[a + 1] - s.voxel[a]) < 1e-6 * s.voxel[a]);
     CHECK(io::nifti_datatype_name(h.datatype) == s.dtype);
     CHECK(h.big_endian == s.big_endian);
-    CHECK(axcodes(v.affine) == s.orient);
+    CHECK(io::axcodes_string(v.affine) == s.orient);
     CHECK(h.qform_code == s.qform_code);
     CHECK(h.sform_code == s.sform_code);
     CHECK(printed_equal(h.scl_slope, s.slope));

@@ -1,57 +1,38 @@
 #pragma once
-// Orientation codes of a voxel grid and reorientation by flips and axis permutations only.
-//
-// The code of a voxel axis is the world direction its index grows towards: R/L (x), A/P (y), S/I (z),
-// as nibabel's aff2axcodes gives it: "LAS" for a grid whose i runs to the subject's left, j to
-// anterior, k to superior. For an oblique affine each voxel axis takes the world axis it is closest to
-// (the polar decomposition of the affine's direction matrix, then the largest component of each
-// column, the axes picked in order i, j, k so that no world axis is taken twice: nibabel
-// io_orientation). reorient() moves the voxels (no interpolation: every output voxel is an input
+// Reorientation of a voxel grid by flips and axis permutations only. The orientation codes of a grid
+// ("LAS", "RAS", ...) and nibabel's io_orientation live in io/orientation.hpp (io::axcodes,
+// io::io_orientation). reorient() moves the voxels (no interpolation: every output voxel is an input
 // voxel) so that the grid's codes become the requested ones, and updates the affine so that every
 // voxel keeps its world position (nibabel as_closest_canonical for "RAS"; MONAI Orientation).
-#include <Eigen/Core>
-#include <Eigen/SVD>
-
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <string_view>
 
 #include "voxnn/core/error.hpp"
 #include "voxnn/core/parallel.hpp"
 #include "voxnn/core/tensor.hpp"
+#include "voxnn/io/orientation.hpp"
 #include "voxnn/io/volume.hpp"
 
 namespace voxnn::data {
 
-// Where each voxel axis points: world axis 0, 1, 2 (x, y, z) and the sign (+1: towards R, A or S),
-// or world axis -1 for an axis with no direction (a zero column of the affine; nibabel's None).
-struct AxisOrientation {
-  int world_axis = -1;
-  int sign = 1;
-};
-
 namespace detail {
 
-inline constexpr char kPositiveCodes[3] = {'R', 'A', 'S'};
-inline constexpr char kNegativeCodes[3] = {'L', 'P', 'I'};
-
 // "RAS", "lps", ... -> (world axis, sign) per voxel axis; each world axis exactly once.
-inline std::array<AxisOrientation, 3> parse_axcodes(std::string_view codes) {
+inline std::array<io::AxisOrientation, 3> parse_axcodes(std::string_view codes) {
   VOXNN_CHECK(codes.size() == 3, "reorient: axis codes \"", std::string(codes),
               "\" must be 3 letters, one of R/L, A/P, S/I each (e.g. \"RAS\")");
-  std::array<AxisOrientation, 3> out{};
+  std::array<io::AxisOrientation, 3> out{};
   std::array<bool, 3> used{};
   for (int d = 0; d < 3; ++d) {
     char c = codes[static_cast<std::size_t>(d)];
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
     int axis = -1, sign = 0;
     for (int w = 0; w < 3; ++w) {
-      if (c == kPositiveCodes[w]) axis = w, sign = 1;
-      if (c == kNegativeCodes[w]) axis = w, sign = -1;
+      if (c == io::detail::kPositiveAxcodes[w]) axis = w, sign = 1;
+      if (c == io::detail::kNegativeAxcodes[w]) axis = w, sign = -1;
     }
     VOXNN_CHECK(axis >= 0, "reorient: axis codes \"", std::string(codes), "\": '", std::string(1, c),
                 "' is not one of R L A P S I");
@@ -64,55 +45,6 @@ inline std::array<AxisOrientation, 3> parse_axcodes(std::string_view codes) {
 }
 
 }  // namespace detail
-
-// nibabel io_orientation for a 3D voxel-to-world affine.
-inline std::array<AxisOrientation, 3> io_orientation(const io::Affine& affine) {
-  Eigen::Matrix3d rs;
-  for (int r = 0; r < 3; ++r)
-    for (int c = 0; c < 3; ++c) rs(r, c) = affine.m[r][c];
-  for (int c = 0; c < 3; ++c) {
-    const double zoom = rs.col(c).norm();
-    if (zoom > 0) rs.col(c) /= zoom;
-  }
-  VOXNN_CHECK(rs.allFinite(), "axcodes: the affine has a non-finite entry");
-  // Polar decomposition: the closest matrix without shear, R = U V^T over the nonzero singular values.
-  Eigen::JacobiSVD<Eigen::Matrix3d> svd(rs, Eigen::ComputeFullU | Eigen::ComputeFullV);
-  const Eigen::Vector3d s = svd.singularValues();
-  const double tol = s.maxCoeff() * 3 * std::numeric_limits<double>::epsilon();
-  Eigen::Matrix3d r = Eigen::Matrix3d::Zero();
-  for (int k = 0; k < 3; ++k)
-    if (s(k) > tol) r += svd.matrixU().col(k) * svd.matrixV().col(k).transpose();
-  std::array<AxisOrientation, 3> out{};
-  for (int c = 0; c < 3; ++c) {
-    int best = -1;
-    double best_abs = 0;
-    bool all_zero = true;
-    for (int w = 0; w < 3; ++w) {
-      all_zero = all_zero && std::abs(r(w, c)) <= 1e-8;  // numpy allclose(col, 0)
-      if (std::abs(r(w, c)) > best_abs) best = w, best_abs = std::abs(r(w, c));
-    }
-    if (all_zero || best < 0) continue;
-    out[c] = {best, r(best, c) < 0 ? -1 : 1};
-    r.row(best).setZero();  // each world axis goes to one voxel axis only
-  }
-  return out;
-}
-
-// nibabel aff2axcodes: {'L', 'A', 'S'} for anatomical.nii; '?' for an axis with no direction.
-inline std::array<char, 3> axcodes(const io::Affine& affine) {
-  const auto o = io_orientation(affine);
-  std::array<char, 3> out{};
-  for (int d = 0; d < 3; ++d)
-    out[d] = o[d].world_axis < 0 ? '?'
-                                 : (o[d].sign > 0 ? detail::kPositiveCodes[o[d].world_axis]
-                                                  : detail::kNegativeCodes[o[d].world_axis]);
-  return out;
-}
-
-inline std::string axcodes_string(const io::Affine& affine) {
-  const auto c = axcodes(affine);
-  return std::string(c.begin(), c.end());
-}
 
 // A reorientation of a grid: output spatial axis d reads input axis `source_axis[d]`, reversed when
 // flip[d]. `voxel_map` takes output voxel indices to input voxel indices, so the new affine is
@@ -133,7 +65,7 @@ struct OrientationTransform {
 inline OrientationTransform orientation_transform(const io::Affine& affine, const std::array<int64_t, 3>& shape,
                                                   std::string_view codes = "RAS") {
   const auto target = detail::parse_axcodes(codes);
-  const auto current = io_orientation(affine);
+  const auto current = io::io_orientation(affine);
   OrientationTransform t;
   for (int d = 0; d < 3; ++d) {
     VOXNN_CHECK(current[d].world_axis >= 0, "reorient: voxel axis ", d,

@@ -7,6 +7,10 @@
 //
 // Concatenated gzip members are read as one stream (as gzip -d and Python's gzip do); zero bytes
 // after the last member are ignored, any other trailing bytes are an error.
+//
+// The same reader and compressor also speak zlib framing (DeflateFraming::zlib: the 2-byte zlib
+// header and Adler-32 trailer instead of gzip's, as PNG's image data uses it); a zlib stream is one
+// member, and bytes after its end are left unread. Error messages start with "gzip:" either way.
 #include <zlib.h>
 
 #include <algorithm>
@@ -29,14 +33,23 @@ inline bool is_gzip(std::span<const uint8_t> bytes) {
   return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
 }
 
+// How the deflate data is wrapped: a gzip member (RFC 1952: .gz files) or a zlib stream (RFC 1950:
+// PNG image data). The zlib window bits that select them: 16 + 15 and 15.
+enum class DeflateFraming { gzip, zlib };
+
+namespace detail {
+inline int window_bits(DeflateFraming framing) { return framing == DeflateFraming::gzip ? 16 + MAX_WBITS : MAX_WBITS; }
+}  // namespace detail
+
 // deflate's largest expansion: one 258-byte match per 2 bits of compressed input gives 1032:1.
 inline constexpr uint64_t kMaxDeflateRatio = 1032;
 
-// Decompresses a gzip stream on demand. The memory form reads from a span that must outlive the
-// reader; the file form reads the file in 256 KiB chunks.
+// Decompresses a gzip stream (or a zlib stream) on demand. The memory form reads from a span that
+// must outlive the reader; the file form reads the file in 256 KiB chunks.
 class GzipReader {
  public:
-  explicit GzipReader(std::span<const uint8_t> compressed) : compressed_size_(compressed.size()) {
+  explicit GzipReader(std::span<const uint8_t> compressed, DeflateFraming framing = DeflateFraming::gzip)
+      : compressed_size_(compressed.size()), framing_(framing) {
     init();
     next_in_ = compressed.data();
     avail_in_ = compressed.size();
@@ -55,12 +68,13 @@ class GzipReader {
   GzipReader& operator=(const GzipReader&) = delete;
   ~GzipReader() { inflateEnd(&z_); }
 
-  // Decompresses up to n bytes into out; fewer only when the stream has ended.
+  // Decompresses up to n bytes into out; fewer only when the stream has ended. After an error,
+  // position() counts the bytes decompressed before it.
   std::size_t read(uint8_t* out, std::size_t n) {
     std::size_t done = 0;
     while (done < n && !finished_) {
       if (avail_in_ == 0 && !refill()) {
-        VOXNN_CHECK(!in_member_, "gzip: the compressed stream is truncated (it ends after ", position_ + done,
+        VOXNN_CHECK(!in_member_, "gzip: the compressed stream is truncated (it ends after ", position_,
                     " decompressed bytes)");
         finished_ = true;
         break;
@@ -86,8 +100,10 @@ class GzipReader {
       next_in_ += consumed;
       avail_in_ -= consumed;
       done += produced;
+      position_ += produced;
       if (rc == Z_STREAM_END) {
         in_member_ = false;
+        finished_ = framing_ == DeflateFraming::zlib;  // one zlib stream; what follows is not read
       } else if (rc == Z_BUF_ERROR) {
         // No progress possible: only legitimate when the input ran dry mid-stream; the next loop
         // iteration refills or reports the truncation.
@@ -96,7 +112,6 @@ class GzipReader {
         VOXNN_CHECK(rc == Z_OK, "gzip: corrupt compressed data (zlib: ", z_.msg ? z_.msg : "error", ")");
       }
     }
-    position_ += done;
     return done;
   }
 
@@ -142,7 +157,7 @@ class GzipReader {
 
   void init() {
     std::memset(&z_, 0, sizeof z_);
-    VOXNN_CHECK(inflateInit2(&z_, 16 + MAX_WBITS) == Z_OK, "gzip: cannot initialise zlib");
+    VOXNN_CHECK(inflateInit2(&z_, detail::window_bits(framing_)) == Z_OK, "gzip: cannot initialise zlib");
   }
 
   bool refill() {
@@ -162,6 +177,7 @@ class GzipReader {
   std::size_t avail_in_ = 0;
   uint64_t compressed_size_ = 0;
   uint64_t position_ = 0;
+  DeflateFraming framing_ = DeflateFraming::gzip;
   bool in_member_ = true;
   bool finished_ = false;
 };
@@ -185,12 +201,13 @@ inline std::vector<uint8_t> gzip_decompress(std::span<const uint8_t> compressed,
   return out;
 }
 
-// Compresses bytes into one gzip member (level 0..9; 1 is fastest, 9 smallest).
-inline std::vector<uint8_t> gzip_compress(std::span<const uint8_t> data, int level = 6) {
+// Compresses bytes into one gzip member, or one zlib stream (level 0..9; 1 is fastest, 9 smallest).
+inline std::vector<uint8_t> gzip_compress(std::span<const uint8_t> data, int level = 6,
+                                          DeflateFraming framing = DeflateFraming::gzip) {
   VOXNN_CHECK(level >= 0 && level <= 9, "gzip: compression level ", level, " is outside 0..9");
   z_stream z;
   std::memset(&z, 0, sizeof z);
-  VOXNN_CHECK(deflateInit2(&z, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK,
+  VOXNN_CHECK(deflateInit2(&z, level, Z_DEFLATED, detail::window_bits(framing), 8, Z_DEFAULT_STRATEGY) == Z_OK,
               "gzip: cannot initialise zlib");
   std::vector<uint8_t> out(deflateBound(&z, static_cast<uLong>(std::min<std::size_t>(data.size(), 1u << 30))) +
                            64);

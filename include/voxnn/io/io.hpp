@@ -6,6 +6,7 @@
 #include "voxnn/io/json_lite.hpp"
 #include "voxnn/io/nifti.hpp"
 #include "voxnn/io/nifti_header.hpp"
+#include "voxnn/io/orientation.hpp"
 #include "voxnn/io/png.hpp"
 #include "voxnn/io/safetensors.hpp"
 #include "voxnn/io/volume.hpp"

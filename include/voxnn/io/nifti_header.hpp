@@ -35,6 +35,7 @@
 
 #include "voxnn/core/error.hpp"
 #include "voxnn/io/gzip.hpp"
+#include "voxnn/io/orientation.hpp"
 #include "voxnn/io/volume.hpp"
 
 namespace voxnn::io {
@@ -239,29 +240,6 @@ inline double det3(const Mat3& m) {
          m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
 }
 
-// The orthogonal factor of the polar decomposition (the closest orthogonal matrix), by Newton's
-// iteration X <- (X + X^-T) / 2, which converges quadratically for a nonsingular matrix.
-inline Mat3 closest_orthogonal(Mat3 x) {
-  for (int iter = 0; iter < 100; ++iter) {
-    const double det = det3(x);
-    Mat3 inv_t;  // (X^-1)^T = cofactor matrix / det
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) {
-        const int i1 = (i + 1) % 3, i2 = (i + 2) % 3, j1 = (j + 1) % 3, j2 = (j + 2) % 3;
-        inv_t[i][j] = (x[i1][j1] * x[i2][j2] - x[i1][j2] * x[i2][j1]) / det;
-      }
-    double change = 0;
-    for (int i = 0; i < 3; ++i)
-      for (int j = 0; j < 3; ++j) {
-        const double next = 0.5 * (x[i][j] + inv_t[i][j]);
-        change = std::max(change, std::abs(next - x[i][j]));
-        x[i][j] = next;
-      }
-    if (change < 1e-15) break;
-  }
-  return x;
-}
-
 // Unit quaternion (w, x, y, z), w >= 0, of a rotation matrix (Shepperd's method: the largest of the
 // four diagonal combinations is the divisor, which keeps it accurate for every angle).
 inline std::array<double, 4> rotation_to_quaternion(const Mat3& m) {
@@ -308,7 +286,7 @@ inline void NiftiHeader::set_qform(const Affine& a, int16_t code) {
   VOXNN_CHECK(ok || code <= 0, "nifti: cannot store a qform (code ", code,
               ") for an affine whose linear part is singular or not finite; write it with qform_code 0");
   std::array<double, 4> q{1, 0, 0, 0};
-  if (ok) q = detail::rotation_to_quaternion(detail::closest_orthogonal(r));
+  if (ok) q = detail::rotation_to_quaternion(io::closest_orthogonal(r));
   pixdim[0] = qfac;
   for (int c = 0; c < 3; ++c) pixdim[c + 1] = zoom[c];
   quatern_b = q[1];

@@ -1,11 +1,12 @@
 #pragma once
-// PNG images: an encoder (8-bit gray, gray+alpha, RGB, RGBA; zlib's deflate for the image data and
-// crc32 for the chunk checksums) and a small decoder for 8-bit, non-interlaced images of the same
-// colour types, enough to read back what voxnn writes and what common tools (PIL, matplotlib) write.
+// PNG images: an encoder (8-bit gray, gray+alpha, RGB, RGBA; deflate with zlib framing through
+// io/gzip.hpp for the image data, zlib's crc32 for the chunk checksums) and a small decoder for 8-bit,
+// non-interlaced images of the same colour types, enough to read back what voxnn writes and what
+// common tools (PIL, matplotlib) write.
 // The decoder treats its input as hostile: every chunk length is checked against the bytes left,
 // every CRC is verified, the image size is bounded by what the compressed data can expand to
 // before anything is allocated, and every failure is a voxnn::Error that starts with "png:".
-#include <zlib.h>
+#include <zlib.h>  // crc32
 
 #include <algorithm>
 #include <array>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "voxnn/core/error.hpp"
+#include "voxnn/io/gzip.hpp"
 
 namespace voxnn::io {
 
@@ -182,17 +184,8 @@ inline std::vector<uint8_t> encode_png(const PngImage& image) {
     }
   }
 
-  z_stream zs{};
-  VOXNN_CHECK(deflateInit(&zs, Z_DEFAULT_COMPRESSION) == Z_OK, "png: zlib deflateInit failed");
-  std::vector<uint8_t> compressed(deflateBound(&zs, static_cast<uLong>(raw.size())));
-  zs.next_in = raw.data();
-  zs.avail_in = static_cast<uInt>(raw.size());
-  zs.next_out = compressed.data();
-  zs.avail_out = static_cast<uInt>(compressed.size());
-  const int rc = deflate(&zs, Z_FINISH);
-  const std::size_t compressed_size = zs.total_out;
-  deflateEnd(&zs);
-  VOXNN_CHECK(rc == Z_STREAM_END, "png: zlib deflate failed (code ", rc, ")");
+  const std::vector<uint8_t> compressed = gzip_compress(raw, 6, DeflateFraming::zlib);  // zlib's default level
+  const std::size_t compressed_size = compressed.size();
 
   std::vector<uint8_t> out(std::begin(d::kSignature), std::end(d::kSignature));
   out.reserve(8 + 25 + compressed_size + 12 * (compressed_size / (1u << 20) + 1) + 12);
@@ -291,47 +284,23 @@ inline PngImage decode_png(std::span<const uint8_t> bytes) {
               "x", image.channels, " image needs ", raw_size, " bytes of filtered data, more than ", idat.size(),
               " compressed bytes can hold");
   std::vector<uint8_t> raw(static_cast<std::size_t>(raw_size));
-  z_stream zs{};
-  VOXNN_CHECK(inflateInit(&zs) == Z_OK, "png: zlib inflateInit failed");
-  // Feed zlib in pieces that fit its 32-bit counters. Once the image is full, a 1-byte probe tells a
-  // finished stream from one that holds more data than the header declares.
-  std::size_t in_pos = 0, out_pos = 0;
-  uint8_t probe = 0;
-  bool probing = false;
-  int rc = Z_OK;
-  while (true) {
-    if (zs.avail_in == 0) {
-      const std::size_t n = std::min<std::size_t>(idat.size() - in_pos, std::size_t{1} << 30);
-      zs.next_in = idat.data() + in_pos;
-      zs.avail_in = static_cast<uInt>(n);
-      in_pos += n;
-    }
-    if (zs.avail_out == 0) {
-      if (out_pos < raw.size()) {
-        const std::size_t n = std::min<std::size_t>(raw.size() - out_pos, std::size_t{1} << 30);
-        zs.next_out = raw.data() + out_pos;
-        zs.avail_out = static_cast<uInt>(n);
-        out_pos += n;
-      } else {
-        zs.next_out = &probe;
-        zs.avail_out = 1;
-        probing = true;
-      }
-    }
-    rc = inflate(&zs, Z_NO_FLUSH);
-    if (probing && zs.avail_out == 0) {
-      inflateEnd(&zs);
-      VOXNN_CHECK(false, "png: the compressed data holds more than the ", raw_size, " bytes a ", image.width,
-                  "x", image.height, "x", image.channels, " image needs");
-    }
-    if (rc != Z_OK) break;
+  // One zlib stream over the concatenated IDAT data. Once the image is full, a 1-byte probe tells a
+  // finished stream (its Adler-32 checked) from one that holds more data than the header declares.
+  GzipReader stream(idat, DeflateFraming::zlib);
+  std::size_t decoded = 0;
+  bool surplus = false;
+  try {
+    decoded = stream.read(raw.data(), raw.size());
+    surplus = decoded == raw.size() && !stream.at_end();
+  } catch (const Error& e) {
+    std::string why = e.what();
+    if (why.rfind("gzip: ", 0) == 0) why.erase(0, 6);
+    ::voxnn::detail::throw_error("png: corrupt or truncated image data (", why, "; ",
+                                 std::min<uint64_t>(stream.position(), raw_size), " of ", raw_size,
+                                 " bytes decoded)");
   }
-  const std::size_t decoded = probing ? raw.size() : out_pos - zs.avail_out;
-  const char* message = zs.msg;
-  inflateEnd(&zs);
-  VOXNN_CHECK(rc == Z_STREAM_END, "png: corrupt or truncated image data (zlib: ",
-              message ? message : (rc == Z_BUF_ERROR ? "the stream ends early" : "error"), "; ", decoded, " of ",
-              raw_size, " bytes decoded)");
+  VOXNN_CHECK(!surplus, "png: the compressed data holds more than the ", raw_size, " bytes a ", image.width, "x",
+              image.height, "x", image.channels, " image needs");
   VOXNN_CHECK(decoded == raw.size(), "png: the image data ends after ", decoded, " of ", raw_size, " bytes");
 
   image.pixels.resize(static_cast<std::size_t>(row_bytes) * static_cast<std::size_t>(image.height));

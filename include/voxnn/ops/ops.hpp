@@ -12,6 +12,7 @@
 #include "voxnn/ops/norm.hpp"
 #include "voxnn/ops/pad.hpp"
 #include "voxnn/ops/pool.hpp"
+#include "voxnn/ops/quantile.hpp"
 #include "voxnn/ops/radon.hpp"
 #include "voxnn/ops/reduce.hpp"
 #include "voxnn/ops/roll.hpp"

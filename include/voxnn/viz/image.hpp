@@ -98,8 +98,11 @@ class Image {
     const double bx0 = std::min(x0, x1) - reach, bx1 = std::max(x0, x1) + reach;
     const double by0 = std::min(y0, y1) - reach, by1 = std::max(y0, y1) + reach;
     if (bx1 < 0 || by1 < 0 || bx0 > width_ || by0 > height_) return;
-    const int ix0 = std::max(0, static_cast<int>(std::floor(bx0))), ix1 = std::min(width_ - 1, static_cast<int>(std::ceil(bx1)));
-    const int iy0 = std::max(0, static_cast<int>(std::floor(by0))), iy1 = std::min(height_ - 1, static_cast<int>(std::ceil(by1)));
+    // clamped to the canvas before the casts (a far-off end point would overflow an int)
+    const int ix0 = static_cast<int>(std::floor(std::max(bx0, 0.0)));
+    const int ix1 = static_cast<int>(std::ceil(std::min(bx1, static_cast<double>(width_ - 1))));
+    const int iy0 = static_cast<int>(std::floor(std::max(by0, 0.0)));
+    const int iy1 = static_cast<int>(std::ceil(std::min(by1, static_cast<double>(height_ - 1))));
     const double dx = x1 - x0, dy = y1 - y0, len2 = dx * dx + dy * dy;
     for (int y = iy0; y <= iy1; ++y)
       for (int x = ix0; x <= ix1; ++x) {

@@ -6,21 +6,21 @@
 //
 // Orientation. The planes are the world's: sagittal (fixed x, anterior to the right, superior up),
 // coronal (fixed y) and axial (fixed z), each voxel axis standing for the world (RAS+) axis it is
-// closest to, as nibabel's aff2axcodes decides; an oblique volume is shown along its nearest
-// canonical axes (no resampling, so a rotation of a few degrees stays in the picture). Coronal and
-// axial views follow the neurological convention by default, as nilearn, nibabel's OrthoSlicer3D and
-// MRIcron do: the subject's left is on the screen's left (world x grows to the right). Set
-// `radiological` for the other convention (subject's right on the screen's left). Every view is
-// labelled with the direction letters at its edges (L/R, P/A, I/S) and the world coordinate of its
-// plane, so a picture can be read without knowing the convention. Voxels are shown at their physical
-// aspect ratio: anisotropic spacing stretches the picture, as the scanner saw it.
+// closest to, as nibabel's aff2axcodes decides (io::io_orientation); an oblique volume is shown along
+// its nearest canonical axes (no resampling, so a rotation of a few degrees stays in the picture).
+// Coronal and axial views follow the neurological convention by default, as nilearn, nibabel's
+// OrthoSlicer3D and MRIcron do: the subject's left is on the screen's left (world x grows to the
+// right). Set `radiological` for the other convention (subject's right on the screen's left). Every
+// view is labelled with the direction letters at its edges (L/R, P/A, I/S) and the world coordinate
+// of its plane, so a picture can be read without knowing the convention. Voxels are shown at their
+// physical aspect ratio: anisotropic spacing stretches the picture, as the scanner saw it.
 //
 // Intensity. By default the gray ramp spans the 0.5th to the 99.5th percentile of the volume
 // (MONAI's ScaleIntensityRangePercentiles with lower=0.5, upper=99.5). Percentiles are taken over
 // every voxel of volumes up to 2^20 voxels, and over 2^20 voxels sampled at an odd, regular stride
 // across the whole volume otherwise (a 256^3 montage takes milliseconds, not the ~0.3 s of sorting 16
-// million values), with numpy's linear interpolation between order statistics; NaN and infinite
-// voxels are left out. `window` overrides the percentiles. NaN voxels are drawn black.
+// million values), with numpy's linear interpolation between order statistics (ops::nanpercentile);
+// NaN and infinite voxels are left out. `window` overrides the percentiles. NaN voxels are drawn black.
 //
 // Labels. A label volume must have the image's spatial shape and (within 0.01) its affine. Label
 // values are rounded to integers; 0 is background; each other value gets label_color(value),
@@ -38,8 +38,10 @@
 
 #include "voxnn/core/error.hpp"
 #include "voxnn/core/tensor.hpp"
+#include "voxnn/io/orientation.hpp"
 #include "voxnn/io/png.hpp"
 #include "voxnn/io/volume.hpp"
+#include "voxnn/ops/quantile.hpp"
 #include "voxnn/viz/colormap.hpp"
 #include "voxnn/viz/font.hpp"
 #include "voxnn/viz/image.hpp"
@@ -76,26 +78,29 @@ struct Orientation {
   std::array<bool, 3> flipped{false, false, false};
 };
 
-// Greedy assignment by the largest remaining direction cosine (nibabel's io_orientation gives the
-// same answer for every affine that is not sheared beyond 45 degrees).
+// The world axis of each voxel axis as nibabel's io_orientation (aff2axcodes) picks it. An axis with
+// no direction (a zero column) takes the first world axis left over; a non-finite affine is shown as
+// if it were the identity.
 inline Orientation orientation_of(const io::Affine& affine) {
-  const auto dir = affine.direction();
   Orientation o;
-  std::array<bool, 3> row_used{}, col_used{};
-  for (int step = 0; step < 3; ++step) {
-    int best_r = -1, best_c = -1;
-    double best = -1;
-    for (int r = 0; r < 3; ++r)
-      for (int c = 0; c < 3; ++c)
-        if (!row_used[r] && !col_used[c] && std::abs(dir[r][c]) > best) {
-          best = std::abs(dir[r][c]);
-          best_r = r;
-          best_c = c;
-        }
-    row_used[best_r] = col_used[best_c] = true;
-    o.world_of_voxel[best_c] = best_r;
-    o.voxel_of_world[best_r] = best_c;
-    o.flipped[best_c] = dir[best_r][best_c] < 0;
+  bool finite = true;
+  for (int r = 0; r < 3; ++r)
+    for (int c = 0; c < 3; ++c) finite = finite && std::isfinite(affine.m[r][c]);
+  if (!finite) return o;
+  const std::array<io::AxisOrientation, 3> axes = io::io_orientation(affine);
+  std::array<bool, 3> world_used{};
+  for (const auto& a : axes)
+    if (a.world_axis >= 0) world_used[a.world_axis] = true;
+  for (int c = 0; c < 3; ++c) {
+    int w = axes[c].world_axis;
+    if (w < 0) {
+      w = 0;
+      while (world_used[w]) ++w;
+      world_used[w] = true;
+    }
+    o.world_of_voxel[c] = w;
+    o.voxel_of_world[w] = c;
+    o.flipped[c] = axes[c].world_axis >= 0 && axes[c].sign < 0;
   }
   return o;
 }
@@ -115,29 +120,13 @@ struct Grid {
   int64_t numel() const { return shape[0] * shape[1] * shape[2]; }
 };
 
-// numpy.percentile(..., method="linear") of values (reordered in place); p in [0, 100].
-inline double percentile_of(std::vector<double>& values, double p) {
-  if (values.empty()) return 0.0;
-  const double pos = std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(values.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(lo), values.end());
-  const double a = values[lo];
-  if (lo + 1 >= values.size()) return a;
-  const double b = *std::min_element(values.begin() + static_cast<std::ptrdiff_t>(lo) + 1, values.end());
-  return a + (pos - static_cast<double>(lo)) * (b - a);
-}
-
 inline constexpr int64_t kMaxPercentileSamples = int64_t{1} << 20;
 
 // Finite voxel values of the volume, all of them or 2^20 at a regular odd stride.
 template <class T>
 void sample_values(const Grid<T>& g, std::vector<double>& out) {
   const int64_t n = g.numel();
-  int64_t step = 1;
-  if (n > kMaxPercentileSamples) {
-    step = (n + kMaxPercentileSamples - 1) / kMaxPercentileSamples;
-    if (step % 2 == 0) ++step;
-  }
+  const int64_t step = ops::detail::quantile_sample_step(n, kMaxPercentileSamples);
   const int64_t plane = g.shape[1] * g.shape[2];
   out.reserve(out.size() + static_cast<std::size_t>(n / step + 1));
   for (int64_t f = 0; f < n; f += step) {
@@ -147,14 +136,15 @@ void sample_values(const Grid<T>& g, std::vector<double>& out) {
   }
 }
 
-inline std::pair<double, double> window_from(std::vector<double>& values, const MontageOptions& o) {
+inline std::pair<double, double> window_from(const std::vector<double>& values, const MontageOptions& o) {
   if (o.window) return *o.window;
   VOXNN_CHECK(o.lower_percentile >= 0 && o.upper_percentile <= 100 && o.lower_percentile <= o.upper_percentile,
               "viz::montage: percentiles must satisfy 0 <= lower <= upper <= 100, got lower ", o.lower_percentile,
               " and upper ", o.upper_percentile);
-  const double lo = percentile_of(values, o.lower_percentile);
-  const double hi = percentile_of(values, o.upper_percentile);
-  return {lo, hi};
+  const std::vector<double> w =
+      ops::nanpercentile(values.data(), static_cast<int64_t>(values.size()), {o.lower_percentile, o.upper_percentile});
+  // no finite voxel at all: an arbitrary but finite window
+  return {std::isnan(w[0]) ? 0.0 : w[0], std::isnan(w[1]) ? 0.0 : w[1]};
 }
 
 // The three views: world axis held fixed, world axis across (left to right) and up the screen.
@@ -483,11 +473,11 @@ io::PngImage montage(const io::Volume<T>& volume, const io::Volume<L>& label, co
 // Volumes side by side, one column each (e.g. input / prediction / target), named at the top, with
 // the three planes stacked in each column (sagittal, coronal, axial) so that the same plane of every
 // volume sits on one row. The volumes must share one spatial shape; `label`, when given, is blended
-// onto every column. Each column gets its own intensity window unless options.window or
-// options.shared_window says otherwise.
-template <Real T>
+// onto every column (any element type, as for montage). Each column gets its own intensity window
+// unless options.window or options.shared_window says otherwise.
+template <Real T, Element L = T>
 io::PngImage comparison(const std::vector<std::pair<std::string, io::Volume<T>>>& columns,
-                        const MontageOptions& options = {}, const std::optional<io::Volume<T>>& label = std::nullopt) {
+                        const MontageOptions& options = {}, const std::optional<io::Volume<L>>& label = std::nullopt) {
   namespace d = detail::montage;
   VOXNN_CHECK(!columns.empty(), "viz::comparison: no volumes to compare");
   const auto shape = d::spatial_shape_of(columns[0].second.data.dim(), columns[0].second.data.shape(), "volume");
@@ -514,7 +504,7 @@ io::PngImage comparison(const std::vector<std::pair<std::string, io::Volume<T>>>
     for (const auto& column : columns) d::sample_values(d::Grid<T>(column.second.data), values);
     shared = d::window_from(values, options);
   }
-  std::optional<d::Grid<T>> label_grid;
+  std::optional<d::Grid<L>> label_grid;
   if (label) label_grid.emplace(label->data);
 
   const int ts = d::text_scale_for(geometries[0]);
@@ -526,7 +516,7 @@ io::PngImage comparison(const std::vector<std::pair<std::string, io::Volume<T>>>
     const auto& vol = columns[c].second;
     const auto window = shared ? *shared : intensity_window(vol, options);
     for (int v = 0; v < 3; ++v) {
-      rendered[c][v] = d::render_view<T, T>(d::Grid<T>(vol.data), label_grid ? &*label_grid : nullptr, geometries[c],
+      rendered[c][v] = d::render_view<T, L>(d::Grid<T>(vol.data), label_grid ? &*label_grid : nullptr, geometries[c],
                                             v, window, options);
       column_width[c] = std::max(column_width[c], rendered[c][v].width());
       row_height[v] = std::max(row_height[v], rendered[c][v].height());
@@ -550,6 +540,13 @@ io::PngImage comparison(const std::vector<std::pair<std::string, io::Volume<T>>>
     x += column_width[c] + d::kGap;
   }
   return d::with_title(body, options.title, ts).to_png();
+}
+
+// The same with a label volume given directly.
+template <Real T, Element L>
+io::PngImage comparison(const std::vector<std::pair<std::string, io::Volume<T>>>& columns, const MontageOptions& options,
+                        const io::Volume<L>& label) {
+  return comparison<T, L>(columns, options, std::optional<io::Volume<L>>(label));
 }
 
 }  // namespace voxnn::viz

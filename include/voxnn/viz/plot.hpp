@@ -58,6 +58,30 @@ inline bool usable(double x, double y, bool log_y) {
   return std::isfinite(x) && std::isfinite(y) && (!log_y || y > 0);
 }
 
+// floor(v) as an int within [lo, hi]; NaN gives lo (a cast of NaN or of an out-of-range value is UB).
+inline int floor_to_int(double v, int lo, int hi) {
+  if (!(v >= lo)) return lo;
+  if (v >= hi) return hi;
+  return static_cast<int>(std::floor(v));
+}
+
+// A pixel coordinate as an int, far off the canvas when the value is huge or NaN.
+inline int pixel(double v) { return floor_to_int(v, -(1 << 24), 1 << 24); }
+
+// Data ranges are kept within +-kMaxMagnitude so that their widths, pads and pixel mappings stay
+// finite (a wider range would overflow to infinity); points beyond it are drawn outside the axes.
+inline constexpr double kMaxMagnitude = 4e307;
+
+// Widens [lo, hi] around its values when it is empty or too narrow for distinct ticks: by 10% of the
+// magnitude, at least by `least` on each side when that is representable next to the values.
+inline void widen_degenerate(double& lo, double& hi, double least) {
+  const double magnitude = std::max(std::abs(lo), std::abs(hi));
+  if (hi - lo > magnitude * 1e-12) return;
+  const double half = std::max(least, 0.1 * magnitude);
+  lo -= half;
+  hi += half;
+}
+
 // The 1-2-5 step that splits `range` into about `count` intervals.
 inline double nice_step(double range, int count) {
   const double raw = range / std::max(count, 1);
@@ -66,11 +90,15 @@ inline double nice_step(double range, int count) {
   return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * p;
 }
 
+// Ticks at the multiples of a nice step within [lo, hi]; the two ends when no step works (a range
+// too narrow or too wide for doubles).
 inline std::vector<double> linear_ticks(double lo, double hi, int count) {
   const double step = nice_step(hi - lo, count);
   std::vector<double> ticks;
-  for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step && ticks.size() < 100; k += 1)
-    ticks.push_back(std::abs(k) < 0.5 ? 0.0 : k * step);
+  if (std::isfinite(step) && step > 0 && std::isfinite(lo / step) && std::isfinite(hi / step))
+    for (double k = std::ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step && ticks.size() < 100; k += 1)
+      ticks.push_back(std::abs(k) < 0.5 ? 0.0 : k * step);
+  if (ticks.empty()) ticks = {lo, hi};
   return ticks;
 }
 
@@ -93,10 +121,10 @@ inline std::string scientific(double v, int significant) {
 inline std::string tick_label(double v, double step, double largest) {
   if (largest >= 1e6 || largest < 1e-3) {
     if (v == 0) return "0";
-    const int digits = static_cast<int>(std::floor(std::log10(std::abs(v))) - std::floor(std::log10(step))) + 1;
-    return scientific(v, std::clamp(digits, 1, 6));
+    const int digits = floor_to_int(std::floor(std::log10(std::abs(v))) - std::floor(std::log10(step)), 0, 5) + 1;
+    return scientific(v, digits);
   }
-  const int decimals = std::clamp(static_cast<int>(-std::floor(std::log10(step) + 1e-9)), 0, 9);
+  const int decimals = floor_to_int(-std::floor(std::log10(step) + 1e-9), 0, 9);
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
@@ -164,25 +192,33 @@ inline PlotFrame plot_frame(const std::vector<Series>& series, const PlotOptions
     y_lo = o.log_y ? 0.1 : 0;
     y_hi = 1;
   }
-  if (x_hi - x_lo <= std::abs(x_hi) * 1e-12) x_lo -= 0.5, x_hi += 0.5;
+  x_lo = std::clamp(x_lo, -d::kMaxMagnitude, d::kMaxMagnitude);
+  x_hi = std::clamp(x_hi, -d::kMaxMagnitude, d::kMaxMagnitude);
+  d::widen_degenerate(x_lo, x_hi, 0.5);
   const double x_pad = 0.02 * (x_hi - x_lo);
   f.x_min = x_lo - x_pad;
   f.x_max = x_hi + x_pad;
   if (o.log_y) {
-    double a = std::log10(y_lo), b = std::log10(y_hi);
+    // decades within +-280, so that the padded ends stay normal, finite doubles
+    double a = std::clamp(std::log10(y_lo), -280.0, 280.0), b = std::clamp(std::log10(y_hi), -280.0, 280.0);
     if (b - a < 1e-9) a -= 0.5, b += 0.5;
     const double pad = 0.04 * (b - a);
     f.y_min = std::pow(10.0, a - pad);
     f.y_max = std::pow(10.0, b + pad);
     const int k0 = static_cast<int>(std::floor(a - pad)), k1 = static_cast<int>(std::ceil(b + pad));
     const double decades = b - a + 2 * pad;
+    // every decade up to about one label per 45 pixels; every 2nd, 5th, ... decade beyond
+    const double room = std::max(4, o.height / 45);
+    int every = 1;
+    for (int e : {2, 5, 10, 20, 50, 100})
+      if (decades / every > room) every = e;
     for (int k = k0; k <= k1; ++k) {
       const double p = std::pow(10.0, k);
       for (int m = 1; m <= 9; ++m) {
         const double v = m * p;
         if (v < f.y_min || v > f.y_max) continue;
         // decades always; 2 and 5 as well over at most 2.5 decades; every 1..9 within one
-        const bool labelled = m == 1 || (decades <= 2.5 && (m == 2 || m == 5)) || decades <= 1;
+        const bool labelled = (m == 1 && k % every == 0) || (decades <= 2.5 && (m == 2 || m == 5)) || decades <= 1;
         if (labelled) f.y_ticks.push_back(v);
         else if (decades <= 8) f.y_minor_ticks.push_back(v);
       }
@@ -191,8 +227,12 @@ inline PlotFrame plot_frame(const std::vector<Series>& series, const PlotOptions
       f.y_ticks = {f.y_min, f.y_max};
     }
   } else {
-    if (y_hi - y_lo <= std::abs(y_hi) * 1e-12) {
-      const double half = y_hi != 0 ? std::abs(y_hi) * 0.1 : 0.5;
+    y_lo = std::clamp(y_lo, -d::kMaxMagnitude, d::kMaxMagnitude);
+    y_hi = std::clamp(y_hi, -d::kMaxMagnitude, d::kMaxMagnitude);
+    // a constant: +-10% of it (+-0.5 around 0, and around values too small for 10% to be normal)
+    if (y_hi - y_lo <= std::max(std::abs(y_lo), std::abs(y_hi)) * 1e-12) {
+      const double magnitude = std::max(std::abs(y_lo), std::abs(y_hi));
+      const double half = magnitude >= 1e-290 ? magnitude * 0.1 : 0.5;
       y_lo -= half, y_hi += half;
     }
     const double pad = 0.05 * (y_hi - y_lo);
@@ -207,7 +247,9 @@ inline PlotFrame plot_frame(const std::vector<Series>& series, const PlotOptions
   int y_label_width = 0;
   for (const auto& s : d::y_labels(f)) y_label_width = std::max(y_label_width, font::text_width(s, ts));
   f.left = gap + (o.y_label.empty() ? 0 : th + 2 * gap) + y_label_width + gap + 3 * ts;
-  f.right = o.width - std::max(gap * 3, font::text_width(d::x_labels(f).back(), ts) / 2 + gap);
+  const auto x_tick_labels = d::x_labels(f);
+  const int last_label = x_tick_labels.empty() ? 0 : font::text_width(x_tick_labels.back(), ts);
+  f.right = o.width - std::max(gap * 3, last_label / 2 + gap);
   f.top = o.title.empty() ? 3 * gap : th + font::kGlyphRows * ts + 3 * gap;
   f.bottom = o.height - (gap + 3 * ts + th + gap + (o.x_label.empty() ? 0 : th + 2 * gap));
   VOXNN_CHECK(f.right - f.left >= 20 && f.bottom - f.top >= 20, "viz::plot: a ", o.width, "x", o.height,
@@ -225,11 +267,10 @@ inline io::PngImage plot(const std::vector<Series>& series, const PlotOptions& o
 
   // grid, then the frame and ticks
   for (double t : f.y_minor_ticks) {
-    const int y = static_cast<int>(std::floor(f.py(t)));
-    img.fill_rect(f.left, y, f.right - f.left, 1, minor_grid);
+    img.fill_rect(f.left, d::pixel(f.py(t)), f.right - f.left, 1, minor_grid);
   }
-  for (double t : f.x_ticks) img.fill_rect(static_cast<int>(std::floor(f.px(t))), f.top, 1, f.bottom - f.top, grid);
-  for (double t : f.y_ticks) img.fill_rect(f.left, static_cast<int>(std::floor(f.py(t))), f.right - f.left, 1, grid);
+  for (double t : f.x_ticks) img.fill_rect(d::pixel(f.px(t)), f.top, 1, f.bottom - f.top, grid);
+  for (double t : f.y_ticks) img.fill_rect(f.left, d::pixel(f.py(t)), f.right - f.left, 1, grid);
 
   // the series, clipped to the axes box
   Image plot_area(f.right - f.left, f.bottom - f.top, white);
@@ -258,17 +299,17 @@ inline io::PngImage plot(const std::vector<Series>& series, const PlotOptions& o
   const int tick = 3 * ts;
   const auto xl = d::x_labels(f);
   for (std::size_t i = 0; i < f.x_ticks.size(); ++i) {
-    const int x = static_cast<int>(std::floor(f.px(f.x_ticks[i])));
+    const int x = d::pixel(f.px(f.x_ticks[i]));
     img.fill_rect(x, f.bottom + 1, 1, tick, ink);
     img.draw_text(x - font::text_width(xl[i], ts) / 2, f.bottom + 1 + tick + gap / 2, xl[i], ink, ts);
   }
   const auto yl = d::y_labels(f);
   for (std::size_t i = 0; i < f.y_ticks.size(); ++i) {
-    const int y = static_cast<int>(std::floor(f.py(f.y_ticks[i])));
+    const int y = d::pixel(f.py(f.y_ticks[i]));
     img.fill_rect(f.left - 1 - tick, y, tick, 1, ink);
     img.draw_text(f.left - 1 - tick - gap / 2 - font::text_width(yl[i], ts), y - th / 2, yl[i], ink, ts);
   }
-  for (double t : f.y_minor_ticks) img.fill_rect(f.left - 1 - tick / 2, static_cast<int>(std::floor(f.py(t))), tick / 2, 1, ink);
+  for (double t : f.y_minor_ticks) img.fill_rect(f.left - 1 - tick / 2, d::pixel(f.py(t)), tick / 2, 1, ink);
 
   if (!o.title.empty()) {
     const int x = (f.left + f.right - font::text_width(o.title, ts)) / 2;

@@ -10,7 +10,8 @@
 // Each writes a new image tensor (the sample's old one is not modified, so a cached dataset stays
 // intact). Statistics accumulate in double over fixed chunks, so they do not depend on the number
 // of threads. Percentiles interpolate linearly between order statistics, as numpy.percentile and
-// torch.quantile do.
+// torch.quantile do, with NaN voxels left out (numpy.nanpercentile; MONAI's percentile would give NaN
+// and turn the whole image NaN, e.g. after a resample that pads with NaN).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include "voxnn/core/tensor.hpp"
 #include "voxnn/data/sample.hpp"
 #include "voxnn/data/transforms/common.hpp"
+#include "voxnn/ops/quantile.hpp"
 
 namespace voxnn::data {
 
@@ -56,21 +58,10 @@ void map_values(const T* in, T* out, int64_t n, F f) {
   });
 }
 
-// The q-th percentile (0..100) of n values, linear between the order statistics at floor and ceil
-// of q / 100 * (n - 1) (numpy's default). NaNs are not expected.
+// The q-th percentile (0..100) of n values, NaN left out: numpy.nanpercentile (ops::nanpercentile).
 template <class T>
 double percentile(const T* values, int64_t n, double q) {
-  VOXNN_CHECK(n > 0, "percentile: no values");
-  std::vector<T> v(values, values + n);
-  const double rank = q / 100.0 * static_cast<double>(n - 1);
-  const auto lo = static_cast<int64_t>(std::floor(rank));
-  const int64_t hi = std::min<int64_t>(lo + 1, n - 1);
-  std::nth_element(v.begin(), v.begin() + lo, v.end());
-  const double a = static_cast<double>(v[static_cast<std::size_t>(lo)]);
-  if (hi == lo) return a;
-  const double b = static_cast<double>(*std::min_element(v.begin() + lo + 1, v.end()));
-  const double t = rank - static_cast<double>(lo);
-  return a + (b - a) * t;
+  return ops::nanpercentile(values, n, {q})[0];
 }
 
 // (x - a_min) / (a_max - a_min), then to [b_min, b_max] when both are given, then clipped; MONAI's
@@ -151,8 +142,8 @@ struct ScaleIntensityRangePercentiles {
     const int64_t channels = channel_wise ? in.size(0) : 1, n = in.numel() / channels;
     for (int64_t c = 0; c < channels; ++c) {
       const T* x = in.data() + c * n;
-      const double a_lo = detail::percentile(x, n, lower), a_hi = detail::percentile(x, n, upper);
-      detail::scale_range(x, out.data() + c * n, n, a_lo, a_hi, bl, bh, clip);
+      const std::vector<double> a = ops::nanpercentile(x, n, {lower, upper});
+      detail::scale_range(x, out.data() + c * n, n, a[0], a[1], bl, bh, clip);
     }
     s.image = out;
   }
