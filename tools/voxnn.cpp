@@ -1,6 +1,9 @@
 // voxnn: the command-line tool.
 //   voxnn --version   the library version
 //   voxnn info        how this binary was built (compiler, SIMD, OpenMP, CBLAS, CUDA)
+//   voxnn info FILE   what a NIfTI or safetensors file holds (io/info.cpp)
+//   voxnn slices      a PNG montage of a volume's orthogonal slices (io/slices.cpp)
+//   voxnn resample    a volume resampled to a spacing or onto another volume's grid (io/resample.cpp)
 //   voxnn op NAME     runs one torch.nn.functional operator on named tensors (op/op.hpp)
 // New subcommands go into `commands` below.
 #include <Eigen/Core>
@@ -11,6 +14,7 @@
 
 #include <voxnn/version.hpp>
 
+#include "io/io_commands.hpp"
 #include "op/op.hpp"
 
 #ifdef _OPENMP
@@ -32,7 +36,8 @@ const char* compiler() {
 #endif
 }
 
-int info(int, char**) {
+int info(int argc, char** argv) {
+  if (argc > 1) return voxnn::tools::info_file_command(argc, argv);  // voxnn info FILE [--json]
   std::printf("voxnn %s\n", voxnn::version_string);
   std::printf("build type: %s\n", VOXNN_BUILD_TYPE);
   std::printf("compiler:   %s, C++ %ld\n", compiler(), static_cast<long>(__cplusplus));
@@ -60,9 +65,15 @@ int usage(FILE* out) {
   std::fprintf(out,
                "usage: voxnn --version\n"
                "       voxnn info\n"
+               "       voxnn info FILE [--json] [--header-only]\n"
+               "       voxnn slices VOLUME -o OUT.png [--overlay LABEL] [--slices i,j,k] [--window lo,hi] "
+               "[--compare B.nii ...]\n"
+               "       voxnn resample IN OUT (--spacing sx,sy,sz | --like OTHER) [--mode trilinear|nearest] "
+               "[--reorient RAS]\n"
                "       voxnn op NAME --config CONFIG.json --input IN.safetensors --output OUT.safetensors "
                "[--backward]\n"
-               "       voxnn op --list\n");
+               "       voxnn op --list\n"
+               "`voxnn COMMAND --help` describes a command.\n");
   return out == stdout ? 0 : 2;
 }
 
@@ -76,6 +87,8 @@ struct Command {
 int main(int argc, char** argv) {
   const Command commands[] = {
       {"info", info},
+      {"slices", voxnn::tools::slices_command},
+      {"resample", voxnn::tools::resample_command},
       {"op", voxnn::tools::op_command},
   };
   if (argc < 2) return usage(stderr);
