@@ -82,6 +82,12 @@ std::string q(const fs::path& p) {
   return s;
 }
 fs::path shared(const std::string& rel) { return fs::path(VOXNN_SHARED_DATA) / rel; }
+
+// CI sets VOXNN_REQUIRE_SHARED_DATA=1: there a missing shared volume fails instead of skipping.
+bool shared_data_required() {
+  const char* v = std::getenv("VOXNN_REQUIRE_SHARED_DATA");
+  return v != nullptr && *v != '\0' && std::string(v) != "0";
+}
 fs::path work(const std::string& name) { return fs::path(workdir) / name; }
 
 bool close(double a, double b, double rel = 1e-5) {
@@ -169,6 +175,7 @@ int info_checks() {
 
   for (const Expected& e : kShared) {
     if (!fs::exists(shared(e.file))) {
+      expect(!shared_data_required(), shared(e.file).string() + " is missing (VOXNN_REQUIRE_SHARED_DATA is set)");
       std::printf("WARN: %s is missing; its info checks are skipped\n", shared(e.file).c_str());
       continue;
     }
@@ -531,9 +538,10 @@ int main(int argc, char** argv) {
                              "nibabel/resampled_anat_moved.nii", "nibabel/reoriented_anat_moved.nii",
                              "monai/anatomical_label.nii.gz"})
     if (!fs::exists(shared(needed))) {
-      std::printf("WARN: %s is missing (the shared test volumes, ../shared/data); voxnn %s end-to-end test skipped\n",
-                  shared(needed).c_str(), group.c_str());
-      return 77;
+      std::printf("%s: %s is missing (the shared test volumes, ../shared/data); voxnn %s end-to-end test %s\n",
+                  shared_data_required() ? "FAIL" : "WARN", shared(needed).c_str(), group.c_str(),
+                  shared_data_required() ? "cannot run (VOXNN_REQUIRE_SHARED_DATA is set)" : "skipped");
+      return shared_data_required() ? 1 : 77;
     }
   try {
     fs::create_directories(workdir);
