@@ -3,11 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include <voxnn/core/allocator.hpp>
 #include <voxnn/core/factory.hpp>
 #include <voxnn/core/parallel.hpp>
+#include <voxnn/core/random.hpp>
 
 #include "support/fixtures.hpp"
 
@@ -150,6 +152,76 @@ TEMPLATE_TEST_CASE("random draws are reproducible and well distributed", "[core]
     CHECK(seen == std::set<int64_t>{-3, -2, -1, 0, 1, 2, 3});
     CHECK(randint<int32_t>(0, 2, {10}, g).to_vector().size() == 10);
     REQUIRE_THROWS_WITH(randint(3, 3, {2}, g), Contains("randint") && Contains("empty range"));
+  }
+}
+
+TEST_CASE("RandomStream: scalar draws in the tensor factories' order", "[core][random]") {
+  SECTION("dense: runs of one kind equal rand, randint and randn, and reserve as many blocks") {
+    Generator g(7), ref(7);
+    RandomStream rs(g);
+    const auto u = rand<double>(Shape{5}, ref);
+    for (int i = 0; i < 5; ++i) CHECK(rs.uniform() == u.data()[i]);
+    const auto k = randint<int64_t>(0, 13, Shape{4}, ref);
+    RandomStream rk(g);  // a fresh stream: rs still holds half a block
+    for (int i = 0; i < 4; ++i) CHECK(rk.integer(13) == k.data()[i]);
+    const auto z = randn<double>(Shape{3}, ref);
+    RandomStream rn(g);
+    for (int i = 0; i < 3; ++i) CHECK(rn.normal() == z.data()[i]);
+    CHECK(rand<double>(Shape{1}, g).item() == rand<double>(Shape{1}, ref).item());
+    // a scaled uniform and a normal after an odd uniform (a fresh block)
+    Generator a(3), b(3);
+    RandomStream ra(a);
+    const double first = ra.uniform(2.0, 6.0);
+    const auto w = b.block(b.reserve(1));
+    CHECK(first == 2.0 + 4.0 * voxnn::detail::uniform_from<double>(w[0], w[1]));
+    CHECK(ra.normal() == voxnn::detail::normal_pair<double>(b.block(b.reserve(1)))[0]);
+  }
+  SECTION("block_per_draw: every draw is the first of its own block") {
+    Generator g(11), ref(11);
+    RandomStream rs(g, RandomStream::Packing::block_per_draw);
+    CHECK(rs.uniform() == rand<double>(Shape{1}, ref).item());
+    CHECK(rs.integer(9) == randint<int64_t>(0, 9, Shape{1}, ref).item());
+    CHECK(rs.bernoulli(0.0) == false);  // a draw whatever p is
+    CHECK(rs.bernoulli(1.0) == true);
+    ref.reserve(2);
+    CHECK(rs.normal() == randn<double>(Shape{1}, ref).item());
+    CHECK(rs.normal() == randn<double>(Shape{1}, ref).item());  // no spare kept
+    // stateless between draws: a temporary per draw gives the same sequence
+    Generator h(11), h_ref(11);
+    CHECK(RandomStream(h, RandomStream::Packing::block_per_draw).uniform() == rand<double>(Shape{1}, h_ref).item());
+    CHECK(RandomStream(h, RandomStream::Packing::block_per_draw).integer(4) ==
+          randint<int64_t>(0, 4, Shape{1}, h_ref).item());
+  }
+  SECTION("well distributed, and an empty range is an error") {
+    Generator g(5);
+    RandomStream rs(g);
+    double s = 0;
+    std::set<int64_t> seen;
+    for (int i = 0; i < 20000; ++i) {
+      const double u = rs.uniform();
+      REQUIRE((u >= 0 && u < 1));
+      s += u;
+      seen.insert(rs.integer(6));
+    }
+    CHECK(std::abs(s / 20000 - 0.5) < 0.01);
+    CHECK(seen == std::set<int64_t>{0, 1, 2, 3, 4, 5});
+    REQUIRE_THROWS_WITH(rs.integer(0), Contains("RandomStream::integer") && Contains("empty range"));
+  }
+  SECTION("optional seeds: generator_from and SeedOrGenerator") {
+    CHECK(generator_from(42).seed() == 42);
+    CHECK(seed_from(9) == 9);
+    manual_seed(3);
+    const uint64_t drawn = generator_from(std::nullopt).seed();
+    manual_seed(3);
+    Generator probe(3);
+    CHECK(drawn == draw_seed(probe));                   // one block of the default generator
+    CHECK(seed_from(std::nullopt) == drawn);            // the same draw after the same manual_seed
+    CHECK(draw_seed() != drawn);                        // and it advanced the default generator
+    Generator fallback(1);
+    SeedOrGenerator with(5, fallback), without(std::nullopt, fallback);
+    CHECK(&without.get() == &fallback);
+    CHECK(with.get().seed() == 5);
+    CHECK(&SeedOrGenerator(std::nullopt).get() == &default_generator());
   }
 }
 

@@ -3,6 +3,12 @@
 // inputs whose result must not depend on how the loop is split across threads.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
 #include <voxnn/core/factory.hpp>
 #include <voxnn/core/parallel.hpp>
 #include <voxnn/ops/elementwise.hpp>
@@ -143,6 +149,52 @@ TEMPLATE_TEST_CASE("elementwise ops match PyTorch", "[core][ops][fixtures]", flo
       }
     }
   }
+}
+
+TEMPLATE_TEST_CASE("exp underflows to denormals and 0 as std::exp", "[core][ops][exp]", float, double) {
+  using T = TestType;
+  const T inf = std::numeric_limits<T>::infinity();
+  // Contiguous, so the vectorised path runs; 37 entries put some in Eigen's packets and some in the tail.
+  std::vector<T> v;
+  for (double x : {-std::numeric_limits<double>::infinity(), -1000.0, -800.0, -745.2, -745.0, -720.0, -709.5, -708.5,
+                   -708.0, -104.0, -88.0, -20.0, 0.0, 1.5, 80.0})
+    v.push_back(static_cast<T>(x));
+  while (v.size() < 37) v.push_back(static_cast<T>(-0.25 * static_cast<double>(v.size())));
+  const auto x = from_vector<T>(v, {static_cast<int64_t>(v.size())});
+  const auto y = ops::exp(x);
+  auto y_ = x.clone();
+  ops::exp_(y_);
+  test::require_equal(y_, y, "exp_");
+  // In place on a view one element past the allocation's start: the head runs apart from the packets.
+  auto w = x.clone();
+  ops::exp_(w.narrow(0, 1, static_cast<int64_t>(v.size()) - 1));
+  for (const auto& [r, first] : {std::pair{y, std::size_t{0}}, std::pair{w, std::size_t{1}}}) {
+    CHECK(r.data()[1] == T(0));
+    for (std::size_t i = first; i < v.size(); ++i) {
+      const double want = std::exp(static_cast<double>(v[i]));
+      INFO("x = " << v[i] << ", from " << first);
+      if (std::is_same_v<T, double>) {
+        if (v[i] < -708.4) CHECK(r.data()[i] == std::exp(v[i]));  // the denormal range, exactly std::exp
+        else CHECK(std::abs(r.data()[i] - want) <= 4e-16 * want);
+      } else {
+        // float: below the normal range (x < -87.34) anything in [0, std::exp(x)] (Eigen flushes to 0)
+        if (v[i] < -87.34f) CHECK((r.data()[i] >= 0 && r.data()[i] <= std::numeric_limits<T>::min()));
+        else CHECK(std::abs(r.data()[i] - want) <= 3e-7 * want);
+      }
+    }
+  }
+  CHECK(y.data()[0] == T(0));  // exp(-inf)
+  if (std::is_same_v<T, double>) {
+    CHECK(y.data()[3] == 0);      // -745.2: below the smallest denormal, as std::exp
+    CHECK(y.data()[4] > 0);       // -745.0: the smallest denormal
+    CHECK(y.data()[5] < 1e-312);  // -720, not Eigen's clamp 5.6e-309
+  }
+  // An entry in the denormal range leaves the values of the others bit for bit unchanged.
+  auto z = x.clone();
+  for (int i = 0; i < 12; ++i) z.data()[i] = T(-3);
+  const auto yz = ops::exp(z);
+  for (std::size_t i = 12; i < v.size(); ++i) CHECK(yz.data()[i] == y.data()[i]);
+  CHECK(ops::exp(full<T>({5}, -inf)).to_vector() == std::vector<T>(5, T(0)));
 }
 
 TEST_CASE("elementwise errors name the op and the shapes", "[core][ops][errors]") {

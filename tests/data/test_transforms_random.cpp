@@ -155,7 +155,7 @@ TEST_CASE("RandFlip and RandRotate90 are the deterministic ones for the same dra
     auto s = base;
     data::RandFlip{.prob = 0.5, .spatial_axis = {0, 2}}(s, g);
     auto want = base;
-    if (data::detail::uniform01(replay) < 0.5) {
+    if (data::detail::draws(replay).uniform() < 0.5) {
       data::Flip{.spatial_axis = {0, 2}}(want, replay);
       ++flips;
     }
@@ -166,8 +166,8 @@ TEST_CASE("RandFlip and RandRotate90 are the deterministic ones for the same dra
     auto r = base;
     data::RandRotate90{.prob = 0.5, .max_k = 3, .spatial_axes = {0, 1}}(r, g);
     auto wr = base;
-    const bool run = data::detail::uniform01(replay) < 0.5;
-    const int k = 1 + int(data::detail::randint(replay, 3));
+    const bool run = data::detail::draws(replay).uniform() < 0.5;
+    const int k = 1 + int(data::detail::draws(replay).integer(3));
     if (run) {
       data::Rotate90{.k = k, .spatial_axes = {0, 1}}(wr, replay);
       ++rotations;
@@ -327,9 +327,9 @@ TEST_CASE("RandBiasField multiplies by exp of the polynomial of its draws", "[da
   s.image = full<double>({2, 12, 10, 9}, 2.0);
   Generator g(8), replay(8);
   data::RandBiasField{.degree = 3, .coeff_range = {-0.2, 0.3}, .prob = 1.0}(s, g);
-  CHECK(data::detail::uniform01(replay) < 1.0);
+  CHECK(data::detail::draws(replay).uniform() < 1.0);
   std::vector<double> coeff(20);
-  for (auto& c : coeff) c = data::detail::uniform(replay, -0.2, 0.3);
+  for (auto& c : coeff) c = data::detail::draws(replay).uniform(-0.2, 0.3);
   const Tensor<double> f = data::bias_field<double>({12, 10, 9}, 3, coeff);
   double worst = 0, max_d4 = 0;
   for (int64_t c = 0; c < 2; ++c)

@@ -65,13 +65,10 @@ inline double round_half_even(double x) {
 }
 inline int64_t py_round(double x) { return static_cast<int64_t>(round_half_even(x)); }
 
-// One integer uniform on [0, n) and `count` doubles uniform on [0, 1), from gen.
+// One integer uniform on [0, n) from one block of gen.
 inline int64_t randint(int64_t n, Generator& gen, const char* op) {
   VOXNN_CHECK(n > 0, op, ": cannot draw an integer from the empty range [0, ", n, ")");
-  return randint<int64_t>(0, n, Shape{1}, gen).item();
-}
-inline std::vector<double> uniform(int64_t count, Generator& gen) {
-  return rand<double>(Shape{count}, gen).to_vector();
+  return RandomStream(gen, RandomStream::Packing::block_per_draw).integer(n);
 }
 
 inline bool is_integral(double v) { return std::isfinite(v) && v == std::floor(v); }
@@ -89,7 +86,7 @@ struct MaskFuncOptions {
 class MaskFunc {
  public:
   explicit MaskFunc(MaskFuncOptions o, const char* name = "MaskFunc")
-      : options(std::move(o)), name_(name), rng_(initial_seed(options.seed)) {
+      : options(std::move(o)), name_(name), rng_(seed_from(options.seed)) {
     VOXNN_CHECK(!options.center_fractions.empty() && !options.accelerations.empty(), name_,
                 ": center_fractions and accelerations must not be empty");
     VOXNN_CHECK(options.allow_any_combination || options.center_fractions.size() == options.accelerations.size(),
@@ -109,11 +106,8 @@ class MaskFunc {
                 " has fewer than 3 dims; expected (..., H, W, 2) with columns at dim -2");
     VOXNN_CHECK(shape[shape.size() - 2] > 0, name_, ": k-space shape ", shape, " has no columns");
     VOXNN_CHECK(!offset || *offset >= 0, name_, ": offset ", *offset, " must not be negative");
-    if (seed) {
-      Generator local(*seed);
-      return sample(shape, offset, local);
-    }
-    return sample(shape, offset, rng_);
+    SeedOrGenerator gen(seed, rng_);
+    return sample(shape, offset, gen.get());
   }
 
   // fastMRI's calculate_center_mask: num_low ones starting at (num_cols - num_low + 1) // 2.
@@ -173,12 +167,6 @@ class MaskFunc {
   const char* name_;
 
  private:
-  static uint64_t initial_seed(std::optional<uint64_t> seed) {
-    if (seed) return *seed;
-    Generator& g = default_generator();
-    const auto w = g.block(g.reserve(1));
-    return (uint64_t{w[0]} << 32) | w[1];
-  }
   Generator rng_;
 };
 
@@ -197,9 +185,9 @@ class RandomMaskFunc : public MaskFunc {
   std::vector<uint8_t> acceleration_mask(int64_t num_cols, double acceleration, std::optional<int64_t>, int64_t num_low,
                                          Generator& gen) const override {
     const double prob = outer_probability(num_cols, acceleration, num_low);
-    const std::vector<double> u = mask_detail::uniform(num_cols, gen);
+    const Tensor<double> u = rand<double>(Shape{num_cols}, gen);
     std::vector<uint8_t> m(static_cast<std::size_t>(num_cols));
-    for (std::size_t i = 0; i < m.size(); ++i) m[i] = u[i] < prob;
+    for (std::size_t i = 0; i < m.size(); ++i) m[i] = u.data()[i] < prob;
     return m;
   }
 };
@@ -394,11 +382,7 @@ inline std::vector<uint8_t> poisson_disc_samples(int64_t h, int64_t w, const std
                                                  int attempts, uint64_t seed) {
   std::vector<uint8_t> taken(static_cast<std::size_t>(h * w), 0);
   Generator gen(seed);
-  // random numbers in blocks of four words, one block per draw of two uniforms
-  auto uniforms = [&gen]() {
-    const auto b = gen.block(gen.reserve(1));
-    return std::array<double, 2>{detail::uniform_from<double>(b[0], b[1]), detail::uniform_from<double>(b[2], b[3])};
-  };
+  RandomStream rng(gen);  // two uniforms per block
   auto far_enough = [&](int64_t r, int64_t c) {
     const double rad = radius[static_cast<std::size_t>(r * w + c)];
     const auto reach = static_cast<int64_t>(std::ceil(rad));
@@ -412,23 +396,23 @@ inline std::vector<uint8_t> poisson_disc_samples(int64_t h, int64_t w, const std
   };
   std::vector<int64_t> active;
   {
-    const auto u = uniforms();
-    const auto r = std::min(h - 1, static_cast<int64_t>(u[0] * static_cast<double>(h)));
-    const auto c = std::min(w - 1, static_cast<int64_t>(u[1] * static_cast<double>(w)));
+    const double ur = rng.uniform(), uc = rng.uniform();
+    const auto r = std::min(h - 1, static_cast<int64_t>(ur * static_cast<double>(h)));
+    const auto c = std::min(w - 1, static_cast<int64_t>(uc * static_cast<double>(w)));
     taken[static_cast<std::size_t>(r * w + c)] = 1;
     active.push_back(r * w + c);
   }
   while (!active.empty()) {
-    const auto u = uniforms();
-    const auto k = std::min(static_cast<std::size_t>(u[0] * static_cast<double>(active.size())), active.size() - 1);
+    const double u = rng.uniform();
+    rng.uniform();  // the block's second uniform goes unused (the masks stay as they were)
+    const auto k = std::min(static_cast<std::size_t>(u * static_cast<double>(active.size())), active.size() - 1);
     const int64_t p = active[k];
     const int64_t pr = p / w, pc = p % w;
     const double rad = radius[static_cast<std::size_t>(p)];
     bool placed = false;
     for (int a = 0; a < attempts && !placed; ++a) {
-      const auto v = uniforms();
-      const double dist = rad * (1.0 + v[0]);
-      const double angle = 2.0 * std::numbers::pi * v[1];
+      const double dist = rad * (1.0 + rng.uniform());
+      const double angle = 2.0 * std::numbers::pi * rng.uniform();
       const auto r = static_cast<int64_t>(std::lround(static_cast<double>(pr) + dist * std::sin(angle)));
       const auto c = static_cast<int64_t>(std::lround(static_cast<double>(pc) + dist * std::cos(angle)));
       if (r < 0 || r >= h || c < 0 || c >= w || taken[static_cast<std::size_t>(r * w + c)]) continue;
@@ -477,11 +461,7 @@ inline PoissonDiscMask poisson_disc_mask(const PoissonDiscOptions& o) {
   const double n = static_cast<double>(h * w);
   VOXNN_CHECK(static_cast<double>(cal.ch * cal.cw) <= n / o.acceleration, op, ": the calibration region (", cal.ch,
               ", ", cal.cw, ") alone holds more than H * W / acceleration = ", n / o.acceleration, " samples");
-  const uint64_t seed = o.seed ? *o.seed : [] {
-    Generator& g = default_generator();
-    const auto b = g.block(g.reserve(1));
-    return (uint64_t{b[0]} << 32) | b[1];
-  }();
+  const uint64_t seed = seed_from(o.seed);
   const std::vector<double> rho = mask_detail::normalised_distance(h, w, cal);
   std::vector<double> radius(rho.size());
   auto run = [&](double slope) {
@@ -570,11 +550,8 @@ inline GaussianMask gaussian_mask(const GaussianMaskOptions& o) {
       const auto i = static_cast<std::size_t>(r * w + c);
       prob.data()[i] = cal.contains(r, c) ? 1.0 : std::min(1.0, scale * weight[i]);
     }
-  const Tensor<double> u = o.seed ? [&] {
-    Generator g(*o.seed);
-    return rand<double>(Shape{h, w}, g);
-  }()
-                                  : rand<double>(Shape{h, w});
+  SeedOrGenerator gen(o.seed);
+  const Tensor<double> u = rand<double>(Shape{h, w}, gen.get());
   std::vector<uint8_t> m(static_cast<std::size_t>(h * w));
   int64_t count = 0;
   for (std::size_t i = 0; i < m.size(); ++i) {

@@ -182,14 +182,8 @@ Tensor<T> add_kspace_noise(const Tensor<T>& kspace, const KspaceNoiseOptions& o)
   VOXNN_CHECK(o.std.has_value() != o.snr.has_value(), op, ": give exactly one of std and snr");
   const double std = o.std ? *o.std : noise_std_for_snr(kspace, *o.snr);
   VOXNN_CHECK(std >= 0, op, ": std must be non-negative, got ", std);
-  Tensor<T> noise;
-  if (o.seed) {
-    Generator g(*o.seed);
-    noise = randn<T>(kspace.shape(), g, T(0), static_cast<T>(std));
-  } else {
-    noise = randn<T>(kspace.shape(), default_generator(), T(0), static_cast<T>(std));
-  }
-  return ops::add(kspace, noise);
+  SeedOrGenerator gen(o.seed);
+  return ops::add(kspace, randn<T>(kspace.shape(), gen.get(), T(0), static_cast<T>(std)));
 }
 
 }  // namespace voxnn::data

@@ -66,6 +66,8 @@ inline double log_factorial(double k) {
 }
 
 // The stream of uniforms of element i: block r of it is Philox at counter (i, r, tag) under the seed.
+// Not a RandomStream: each element has its own counter sequence (a rejection sampler takes any number of
+// blocks), so the draws do not depend on the thread that runs the element.
 class ElementUniforms {
  public:
   ElementUniforms(uint64_t seed, uint64_t element) : seed_(seed), element_(element) {}

@@ -286,32 +286,6 @@ struct BrainPhantom {
   std::vector<Ellipsoid> lesions;  // where the lesions are (value = their image value)
 };
 
-namespace phantom_detail {
-
-// Uniform doubles from consecutive blocks of a Generator.
-class UniformStream {
- public:
-  explicit UniformStream(uint64_t seed) : gen_(seed) {}
-  double next() {
-    if (used_ == 2) {
-      words_ = gen_.block(counter_++);
-      used_ = 0;
-    }
-    const double u = ::voxnn::detail::uniform_from<double>(words_[2 * used_], words_[2 * used_ + 1]);
-    ++used_;
-    return u;
-  }
-  double uniform(double lo, double hi) { return lo + (hi - lo) * next(); }
-
- private:
-  Generator gen_;
-  uint64_t counter_ = 0;
-  int used_ = 2;
-  std::array<uint32_t, 4> words_{};
-};
-
-}  // namespace phantom_detail
-
 template <Real T>
 BrainPhantom<T> brain_phantom(const BrainPhantomOptions& o = {}) {
   VOXNN_CHECK(o.size.size() == 2 || o.size.size() == 3, "brain_phantom: size has ", o.size.size(),
@@ -323,7 +297,8 @@ BrainPhantom<T> brain_phantom(const BrainPhantomOptions& o = {}) {
               o.lesion_radius_max);
   const bool planar = o.size.size() == 2;
   const int64_t D = planar ? 1 : o.size[0], H = o.size[planar ? 0 : 1], W = o.size[planar ? 1 : 2];
-  phantom_detail::UniformStream rng(o.seed);
+  Generator gen(o.seed);
+  RandomStream rng(gen);  // uniforms two per block, from counter 0
   const double z = planar ? 0.0 : 1.0;  // switches off the out-of-plane randomness in 2D
 
   // Head and skull.

@@ -145,7 +145,7 @@ class PooledAttention : public ModuleWithOptions<T, D, PooledAttentionOptions> {
       const AttentionMask<T, D> m(key_padding_mask);
       scores = add(scores, constant(m.to_additive(true).reshape({1, b, 1, c})));
     }
-    const Var<T, D> a = autograd::detail::row_softmax(scores);  // (heads, B, 1, C)
+    const Var<T, D> a = softmax(scores, -1);  // (heads, B, 1, C)
     const Var<T, D> pooled = reshape(permute(matmul(a, v), {1, 2, 0, 3}), {b, 1, o.dim_v});
     return {pooled, reshape(a, {h * b, 1, c})};
   }

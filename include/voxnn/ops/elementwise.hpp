@@ -3,6 +3,7 @@
 // `_into` form that writes into an existing tensor (in-place and out= use), and the named math ops.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <tuple>
 #include <type_traits>
@@ -13,6 +14,7 @@
 
 #include <Eigen/Core>
 
+#include "voxnn/backend/cpu/simd.hpp"
 #include "voxnn/core/diagnostics.hpp"
 #include "voxnn/core/tensor.hpp"
 
@@ -201,7 +203,8 @@ const Tensor<T>& addcmul_(const Tensor<T>& c, const Tensor<T>& a, const Tensor<T
 VOXNN_EIGEN_AVX512_WARNINGS_BEGIN
 namespace detail {
 // out = f(a) on contiguous data through Eigen's vectorised math (the scalar std:: functions do not
-// vectorise under the default -fmath-errno); other layouts fall back to the strided loop.
+// vectorise under the default -fmath-errno): vf(y, x) assigns f(x) to the array map y; other layouts
+// fall back to the strided loop of sf.
 template <class T, class Vectorised, class Scalar>
 void vector_math_into(const Tensor<T>& out, const Tensor<T>& a, Vectorised vf, Scalar sf, const char* op) {
   if (!(a.is_contiguous() && out.is_contiguous() && a.shape() == out.shape())) {
@@ -212,31 +215,82 @@ void vector_math_into(const Tensor<T>& out, const Tensor<T>& a, Vectorised vf, S
   const T* in = a.data();
   T* dst = out.data();
   parallel_for(0, a.numel(), kParallelGrain / 4, [&](int64_t b, int64_t e) {
-    Eigen::Map<Array>(dst + b, e - b) = vf(Eigen::Map<const Array>(in + b, e - b));
+    vf(Eigen::Map<Array>(dst + b, e - b), Eigen::Map<const Array>(in + b, e - b));
   });
+}
+
+// Whether a lane of the double packet v is below f (NaN is not).
+#if defined(__AVX512F__)
+inline bool any_lane_below(__m512d v, __m512d f) { return _mm512_cmp_pd_mask(v, f, _CMP_LT_OQ) != 0; }
+#endif
+#if defined(__AVX__)
+inline bool any_lane_below(__m256d v, __m256d f) { return _mm256_movemask_pd(_mm256_cmp_pd(v, f, _CMP_LT_OQ)) != 0; }
+#endif
+#if defined(__SSE2__)
+inline bool any_lane_below(__m128d v, __m128d f) { return _mm_movemask_pd(_mm_cmplt_pd(v, f)) != 0; }
+#else
+template <class P>
+bool any_lane_below(const P& v, const P& f) {
+  return Eigen::internal::predux_any(Eigen::internal::pcmp_lt(v, f));
+}
+#endif
+inline bool any_lane_below(double v, double f) { return v < f; }  // Eigen without vectorisation
+
+// y[i] = exp(x[i]) for n contiguous values, vectorised with Eigen's exp; y may be x. Eigen's double
+// exp clamps its argument at about -709.44 and so gives 5.6e-309 where std::exp gives a denormal or,
+// below -745.13, 0 (exp(-inf) included): those packets take such entries from std::exp. The split is
+// Eigen's own for an array assignment (std::exp up to y's first 64-byte boundary and after the last
+// whole packet, packets between), so every other value is what Eigen's x.exp() gives.
+// (Eigen's float exp is 0 at -inf; it flushes std::exp's denormal results, x in (-103.3, -88.7), to 0.)
+template <class T>
+void exp_contiguous(const T* x, T* y, Eigen::Index n) {
+  using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+  if constexpr (std::is_same_v<T, double>) {
+    namespace ei = Eigen::internal;
+    using P = backend::cpu::Packet<double>;
+    constexpr Eigen::Index lanes = backend::cpu::kLanes<double>;
+    constexpr std::uintptr_t align = alignof(P);  // Eigen's aligned store of a packet
+    const P normal_floor = ei::pset1<P>(-708.39641853226408);  // log(DBL_MIN): exp is denormal below
+    const auto to_boundary = (align - reinterpret_cast<std::uintptr_t>(y) % align) % align / sizeof(double);
+    const Eigen::Index start = std::min(n, static_cast<Eigen::Index>(to_boundary));
+    const Eigen::Index end = start + (n - start) / lanes * lanes;
+    for (Eigen::Index i = 0; i < start; ++i) y[i] = std::exp(x[i]);
+    for (Eigen::Index i = start; i < end; i += lanes) {
+      const P v = ei::ploadu<P>(x + i);
+      ei::pstore(y + i, ei::pexp(v));
+      if (!any_lane_below(v, normal_floor)) [[likely]] continue;
+      alignas(64) double in[lanes];
+      ei::pstore(in, v);  // x may be y
+      for (Eigen::Index k = 0; k < lanes; ++k)
+        if (in[k] < -708.39641853226408) y[i + k] = std::exp(in[k]);
+    }
+    for (Eigen::Index i = end; i < n; ++i) y[i] = std::exp(x[i]);
+  } else {
+    Eigen::Map<Array>(y, n) = Eigen::Map<const Array>(x, n).exp();
+  }
 }
 }  // namespace detail
 
-#define VOXNN_VECTOR_MATH_OP(name, expr, eigen_expr)                                            \
+#define VOXNN_VECTOR_MATH_OP(name, expr, eigen_assign)                                          \
   template <Real T>                                                                           \
   Tensor<T> name(const Tensor<T>& a) {                                                        \
     Tensor<T> out(a.shape());                                                                 \
-    detail::vector_math_into(out, a, [](const auto& v) { return eigen_expr; },                \
+    detail::vector_math_into(out, a, [](auto&& y, const auto& v) { eigen_assign; },           \
                              [](T x) { return expr; }, #name);                                \
     return out;                                                                               \
   }                                                                                           \
   template <Real T>                                                                           \
   const Tensor<T>& name##_(const Tensor<T>& a) {                                              \
-    detail::vector_math_into(a, a, [](const auto& v) { return eigen_expr; },                  \
+    detail::vector_math_into(a, a, [](auto&& y, const auto& v) { eigen_assign; },             \
                              [](T x) { return expr; }, #name "_");                            \
     return a;                                                                                 \
   }
 
-VOXNN_VECTOR_MATH_OP(exp, std::exp(x), v.exp())
-VOXNN_VECTOR_MATH_OP(log, std::log(x), v.log())
-VOXNN_VECTOR_MATH_OP(sqrt, std::sqrt(x), v.sqrt())
-VOXNN_VECTOR_MATH_OP(rsqrt, T(1) / std::sqrt(x), v.rsqrt())
-VOXNN_VECTOR_MATH_OP(tanh, std::tanh(x), v.tanh())
+VOXNN_VECTOR_MATH_OP(exp, std::exp(x), detail::exp_contiguous(v.data(), y.data(), v.size()))
+VOXNN_VECTOR_MATH_OP(log, std::log(x), y = v.log())
+VOXNN_VECTOR_MATH_OP(sqrt, std::sqrt(x), y = v.sqrt())
+VOXNN_VECTOR_MATH_OP(rsqrt, T(1) / std::sqrt(x), y = v.rsqrt())
+VOXNN_VECTOR_MATH_OP(tanh, std::tanh(x), y = v.tanh())
 #undef VOXNN_VECTOR_MATH_OP
 VOXNN_EIGEN_AVX512_WARNINGS_END
 

@@ -115,6 +115,7 @@ Tensor<Out> reduce(const Tensor<T>& input, const std::vector<int64_t>& dims, boo
   // Accumulates reduced rows [rb, re) of output row p into acc, for k2 in [kb, ke). Reduced rows
   // come in runs along r1 that are contiguous when K2 is 1.
   auto accumulate = [&](int64_t p, int64_t rb, int64_t re, int64_t kb, int64_t ke, Acc* acc) {
+    if (rb >= re) return;  // an empty reduction (R == 0) has r1 == 0: no division below
     const int64_t k0 = p / plan.k1, k1 = p % plan.k1;
     int64_t r0 = rb / plan.r1, r1 = rb % plan.r1;
     for (int64_t rr = rb; rr < re; r1 = 0, ++r0) {

@@ -1,10 +1,18 @@
 #pragma once
 // Differentiable activations, softmax / log_softmax, and dropout.
+#include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <type_traits>
+#include <vector>
 
 #include "voxnn/autograd/functions/reduce.hpp"
+#include "voxnn/core/diagnostics.hpp"
+#include "voxnn/core/parallel.hpp"
 #include "voxnn/core/random.hpp"
+#include "voxnn/ops/elementwise.hpp"
+
+#include <Eigen/Core>
 
 namespace voxnn {
 
@@ -78,9 +86,67 @@ Var<T, D> silu(const Var<T, D>& x) {
   return mul(x, sigmoid(x));
 }
 
+namespace autograd::detail {
+VOXNN_EIGEN_AVX512_WARNINGS_BEGIN
+// f(r, n) for each row r of n entries along the last dim of `shape`, rows split across threads;
+// `passes`: roughly how many sweeps over a row f makes (sets the parallel grain).
+template <class F>
+void for_each_last_dim_row(const Shape& shape, int64_t passes, F f) {
+  const int64_t n = shape[shape.size() - 1], rows = n == 0 ? 0 : shape.numel() / n;
+  parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / (passes * std::max<int64_t>(n, 1))),
+               [&](int64_t b, int64_t e) {
+                 for (int64_t r = b; r < e; ++r) f(r, n);
+               });
+}
+// Softmax over the last dim, in one pass per row of the contiguous rows: maximum, exp (ops::exp's,
+// so exp(-inf) of a masked position is exactly 0), sum, scale. The plain backward is one pass per row
+// too, y * (g - <g, y>).
+template <class T>
+Tensor<T> softmax_last_dim(const Tensor<T>& x) {
+  using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
+  const Tensor<T> in = x.contiguous();
+  Tensor<T> out(x.shape());
+  for_each_last_dim_row(x.shape(), 8, [&](int64_t r, int64_t n) {
+    const Eigen::Map<const Row> v(in.data() + r * n, n);
+    Eigen::Map<Row> y(out.data() + r * n, n);
+    y = v - v.maxCoeff();
+    ops::detail::exp_contiguous(y.data(), y.data(), n);
+    y *= T(1) / y.sum();
+  });
+  return out;
+}
+template <class T>
+Tensor<T> softmax_last_dim_backward(const Tensor<T>& y, const Tensor<T>& g) {
+  using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
+  const Tensor<T> gc = g.contiguous();
+  Tensor<T> out(y.shape());
+  for_each_last_dim_row(y.shape(), 4, [&](int64_t r, int64_t n) {
+    const Eigen::Map<const Row> yr(y.data() + r * n, n), gr(gc.data() + r * n, n);
+    const T dot = (yr * gr).sum();
+    Eigen::Map<Row>(out.data() + r * n, n) = yr * (gr - dot);
+  });
+  return out;
+}
+VOXNN_EIGEN_AVX512_WARNINGS_END
+}  // namespace autograd::detail
+
+// Softmax over `dim`. On the CPU over the last dim (attention's case) the forward is one fused pass per
+// row, and so is a backward without create_graph; under create_graph the backward is built from Var ops,
+// so it differentiates again.
 template <Real T, Device D>
 Var<T, D> softmax(const Var<T, D>& x, int64_t dim) {
   const int d = wrap_dim(dim, x.dim(), "softmax");
+  if constexpr (std::is_same_v<D, Cpu>) {
+    if (x.dim() >= 1 && d == x.dim() - 1)
+      return autograd::make_result<T, D>(autograd::detail::softmax_last_dim(x.value()), "softmax", {x},
+                                         [d](const auto&, const auto& out, const auto& g) {
+                                           if (!GradMode::enabled())
+                                             return std::vector{constant(
+                                                 autograd::detail::softmax_last_dim_backward(out.value(), g.value()))};
+                                           const Var<T, D> go = mul(g, out);
+                                           return std::vector{sub(go, mul(out, sum(go, {d}, true)))};
+                                         });
+  }
   Tensor<T, D> e = ops::exp(ops::sub(x.value(), ops::amax(x.value(), {d}, true)));
   ops::div_(e, ops::sum(e, {d}, true));
   return autograd::make_result<T, D>(e, "softmax", {x}, [d](const auto&, const auto& out, const auto& g) {

@@ -19,18 +19,13 @@
 #include <cmath>
 #include <limits>
 #include <optional>
-#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "voxnn/autograd/functions/activation.hpp"
 #include "voxnn/autograd/functions/linalg.hpp"
-#include "voxnn/core/diagnostics.hpp"
-#include "voxnn/core/parallel.hpp"
 #include "voxnn/core/random.hpp"
-
-#include <Eigen/Core>
 
 namespace voxnn {
 
@@ -64,58 +59,6 @@ class AttentionMask {
 
 namespace autograd::detail {
 
-VOXNN_EIGEN_AVX512_WARNINGS_BEGIN
-// Softmax over the last dim of rows stored contiguously, in one pass per row (maximum, exp, sum,
-// scale); the same values as softmax(x, -1), with exp(-inf) exactly 0. A plain backward is one pass
-// per row too, y * (g - <g, y>); under create_graph it is built from Var ops, so it differentiates again.
-template <class T>
-Tensor<T> row_softmax_forward(const Tensor<T>& x) {
-  const Tensor<T> in = x.contiguous();
-  Tensor<T> out(x.shape());
-  const int64_t n = x.dim() == 0 ? 1 : x.shape()[x.dim() - 1], rows = n == 0 ? 0 : x.numel() / n;
-  using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
-  const T inf = std::numeric_limits<T>::infinity();
-  parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / (8 * std::max<int64_t>(n, 1))), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const Eigen::Map<const Row> v(in.data() + r * n, n);
-      Eigen::Map<Row> y(out.data() + r * n, n);
-      const T m = v.maxCoeff();
-      y = (v - m).exp();
-      if (v.minCoeff() == -inf)  // a masked position: Eigen's vectorised exp(-inf) is a denormal, not 0
-        for (int64_t i = 0; i < n; ++i)
-          if (v[i] == -inf) y[i] = T(0);
-      y *= T(1) / y.sum();
-    }
-  });
-  return out;
-}
-template <class T>
-Tensor<T> row_softmax_backward(const Tensor<T>& y, const Tensor<T>& g) {
-  const Tensor<T> gc = g.contiguous();
-  Tensor<T> out(y.shape());
-  const int64_t n = y.dim() == 0 ? 1 : y.shape()[y.dim() - 1], rows = n == 0 ? 0 : y.numel() / n;
-  using Row = Eigen::Array<T, Eigen::Dynamic, 1>;
-  parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / (4 * std::max<int64_t>(n, 1))), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const Eigen::Map<const Row> yr(y.data() + r * n, n), gr(gc.data() + r * n, n);
-      const T dot = (yr * gr).sum();
-      Eigen::Map<Row>(out.data() + r * n, n) = yr * (gr - dot);
-    }
-  });
-  return out;
-}
-VOXNN_EIGEN_AVX512_WARNINGS_END
-
-template <class T, class D>
-Var<T, D> row_softmax(const Var<T, D>& x) {
-  static_assert(std::is_same_v<D, Cpu>, "row_softmax: CPU only");
-  return make_result<T, D>(row_softmax_forward(x.value()), "softmax", {x}, [](const auto&, const auto& out, const auto& g) {
-    if (!GradMode::enabled()) return std::vector{constant(row_softmax_backward(out.value(), g.value()))};
-    const Var<T, D> go = mul(g, out);
-    return std::vector{sub(go, mul(out, sum(go, {-1}, true)))};
-  });
-}
-
 // softmax(q k^T * scale + mask) v with q (..., L, E), k (..., S, E), v (..., S, Ev) and `mask` additive,
 // broadcastable to (..., L, S) (undefined: none); dropout with probability p on the weights. Returns
 // (output (..., L, Ev), weights (..., L, S)), the weights after dropout as PyTorch returns them.
@@ -124,7 +67,7 @@ std::pair<Var<T, D>, Var<T, D>> attention(const Var<T, D>& q, const Var<T, D>& k
                                           const Tensor<T, D>& mask, T scale, double dropout_p, Generator& gen) {
   Var<T, D> scores = matmul(mul(q, scale), transpose(k, -2, -1));
   if (mask.defined()) scores = add(scores, constant(mask));
-  Var<T, D> weights = row_softmax(scores);
+  Var<T, D> weights = softmax(scores, -1);
   if (dropout_p > 0) weights = dropout(weights, dropout_p, true, gen);
   return {matmul(weights, v), weights};
 }

@@ -104,9 +104,9 @@ struct RandBiasField {
     const int64_t nc = bias_field_coefficients(degree);
     VOXNN_CHECK(std::isfinite(coeff_range[0]) && std::isfinite(coeff_range[1]) && coeff_range[0] <= coeff_range[1], op,
                 ": coeff_range (", coeff_range[0], ", ", coeff_range[1], ") must be finite and increasing");
-    if (!detail::bernoulli(gen, prob)) return;
+    if (!detail::draws(gen).bernoulli(prob)) return;
     std::vector<double> coeff(static_cast<std::size_t>(nc));
-    for (auto& v : coeff) v = detail::uniform(gen, coeff_range[0], coeff_range[1]);
+    for (auto& v : coeff) v = detail::draws(gen).uniform(coeff_range[0], coeff_range[1]);
     const Tensor<T> f = bias_field<T>(sp, degree, coeff);
     const Tensor<T> in = s.image.contiguous();
     Tensor<T> out(in.shape());

@@ -1,6 +1,7 @@
 #pragma once
 // What every sample transform shares: the shape checks of a sample ([C, X, Y, Z] image, label on the
-// same grid), scalar random draws from the sample's generator, and the affine of a voxel-index map.
+// same grid), how scalar random draws are taken from the sample's generator, and the affine of a
+// voxel-index map.
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -37,21 +38,10 @@ inline void check_prob(double prob, const char* op) {
   VOXNN_CHECK(prob >= 0 && prob <= 1, op, ": prob ", prob, " is outside [0, 1]");
 }
 
-// One uniform double in [0, 1) from one generator block.
-inline double uniform01(Generator& gen) {
-  const auto w = gen.block(gen.reserve(1));
-  return voxnn::detail::uniform_from<double>(w[0], w[1]);
-}
-inline double uniform(Generator& gen, double low, double high) { return low + (high - low) * uniform01(gen); }
-// Whether a transform with probability `prob` runs: one draw, made whatever prob is (so that the draws
-// that follow do not depend on it).
-inline bool bernoulli(Generator& gen, double prob) { return uniform01(gen) < prob; }
-// An integer uniform on [0, n), n >= 1.
-inline int64_t randint(Generator& gen, int64_t n) {
-  const auto w = gen.block(gen.reserve(1));
-  const uint64_t r = (uint64_t{w[0]} << 32) | w[1];
-  return static_cast<int64_t>(r % static_cast<uint64_t>(n));
-}
+// The scalar draws of a transform from the sample's generator: each draw (uniform, bernoulli, integer)
+// takes one block of its own, so a transform's `prob` draw comes first whatever prob is and the draws
+// that follow do not depend on it.
+inline RandomStream draws(Generator& gen) { return RandomStream(gen, RandomStream::Packing::block_per_draw); }
 
 // affine * translate(offset): the voxel-to-world map of a grid whose voxel 0 sits at voxel `offset`
 // of the old grid (a crop at offset o, a pad by p at offset -p).

@@ -118,12 +118,12 @@ struct Rand3DElastic {
     VOXNN_CHECK(std::isfinite(magnitude_range[0]) && std::isfinite(magnitude_range[1]) &&
                     magnitude_range[1] >= magnitude_range[0],
                 op, ": magnitude_range (", magnitude_range[0], ", ", magnitude_range[1], ") must be set and increasing");
-    detail::parse_resample_mode(mode, op);
-    detail::parse_resample_padding(padding_mode, op);
+    detail::parse_warp_mode(mode, op);
+    detail::parse_warp_padding(padding_mode, op);
     detail::check_affine_ranges(rotate_range, shear_range, translate_range, scale_range, op);
-    if (!detail::bernoulli(gen, prob)) return;
-    const double sigma = detail::uniform(gen, sigma_range[0], sigma_range[1]);
-    const double magnitude = detail::uniform(gen, magnitude_range[0], magnitude_range[1]);
+    if (!detail::draws(gen).bernoulli(prob)) return;
+    const double sigma = detail::draws(gen).uniform(sigma_range[0], sigma_range[1]);
+    const double magnitude = detail::draws(gen).uniform(magnitude_range[0], magnitude_range[1]);
     Tensor<T> disp;
     if (magnitude != 0) disp = elastic_displacement<T>(sp, sigma, magnitude, gen);
     const io::Affine a = detail::random_affine(gen, rotate_range, shear_range, translate_range, scale_range);

@@ -133,7 +133,7 @@ struct RandFlip {
     const auto sp = detail::spatial_shape(s, "RandFlip");
     detail::check_prob(prob, "RandFlip");
     const auto m = detail::flip_map(spatial_axis, "RandFlip");
-    if (detail::bernoulli(gen, prob)) detail::apply_axis_map(s, m, sp);
+    if (detail::draws(gen).bernoulli(prob)) detail::apply_axis_map(s, m, sp);
   }
 };
 
@@ -161,8 +161,8 @@ struct RandRotate90 {
     detail::check_prob(prob, "RandRotate90");
     VOXNN_CHECK(max_k >= 1, "RandRotate90: max_k ", max_k, " is below 1");
     detail::rot90_map(1, spatial_axes, "RandRotate90");  // checks the axes
-    const bool run = detail::bernoulli(gen, prob);
-    const int k = 1 + static_cast<int>(detail::randint(gen, max_k));
+    const bool run = detail::draws(gen).bernoulli(prob);
+    const int k = 1 + static_cast<int>(detail::draws(gen).integer(max_k));
     if (run) detail::apply_axis_map(s, detail::rot90_map(k, spatial_axes, "RandRotate90"), sp);
   }
 };

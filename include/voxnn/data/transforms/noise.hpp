@@ -49,8 +49,8 @@ struct RandGaussianNoise {
     detail::check_prob(prob, op);
     VOXNN_CHECK(std >= 0 && std::isfinite(std) && std::isfinite(mean), op, ": mean ", mean, " and std ", std,
                 " must be finite with std >= 0");
-    if (!detail::bernoulli(gen, prob)) return;
-    const double sigma = sample_std ? detail::uniform(gen, 0, std) : std;
+    if (!detail::draws(gen).bernoulli(prob)) return;
+    const double sigma = sample_std ? detail::draws(gen).uniform(0, std) : std;
     const Tensor<T> in = s.image.contiguous();
     Tensor<T> out(in.shape());
     const int64_t n = in.numel(), blocks = (n + 1) / 2;
@@ -89,7 +89,7 @@ struct RandRicianNoise {
     detail::check_prob(prob, op);
     VOXNN_CHECK(std >= 0 && std::isfinite(std) && std::isfinite(mean), op, ": mean ", mean, " and std ", std,
                 " must be finite with std >= 0");
-    if (!detail::bernoulli(gen, prob)) return;
+    if (!detail::draws(gen).bernoulli(prob)) return;
     const Tensor<T> in = s.image.contiguous();
     Tensor<T> out(in.shape());
     const int64_t channels = channel_wise ? in.size(0) : 1, n = in.numel() / channels;
@@ -98,7 +98,7 @@ struct RandRicianNoise {
       T* y = out.data() + c * n;
       double base = std;
       if (relative) base *= detail::sample_stddev(x, n);
-      const double sigma = sample_std ? detail::uniform(gen, 0, base) : base;
+      const double sigma = sample_std ? detail::draws(gen).uniform(0, base) : base;
       const uint64_t first = gen.reserve(static_cast<uint64_t>(n));
       const double mu = mean;
       parallel_for(0, n, 4096, [&](int64_t b, int64_t e) {

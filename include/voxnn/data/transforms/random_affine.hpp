@@ -62,10 +62,10 @@ inline IndexMap centred_index_map(const io::Affine& a, const Size3& n) {
 template <class T>
 void resample_sample(Sample<T>& s, const IndexMap& m, const Tensor<T>& disp, const std::string& mode,
                      const std::string& padding_mode, const char* op) {
-  const ResampleMode md = parse_resample_mode(mode, op);
-  const ResamplePadding pd = parse_resample_padding(padding_mode, op);
+  const WarpMode md = parse_warp_mode(mode, op);
+  const WarpPadding pd = parse_warp_padding(padding_mode, op);
   s.image = resample(s.image, m, disp, md, pd);
-  if (s.label) s.label = resample(*s.label, m, disp, ResampleMode::nearest, pd);
+  if (s.label) s.label = resample(*s.label, m, disp, WarpMode::nearest, pd);
 }
 
 inline void check_finite(const double* v, int n, const char* op, const char* what) {
@@ -92,10 +92,10 @@ inline io::Affine random_affine(Generator& gen, const std::array<double, 3>& rot
                                 const std::array<double, 3>& scale_range) {
   std::array<double, 3> rot{}, tr{}, sc{};
   std::array<double, 6> sh{};
-  for (int i = 0; i < 3; ++i) rot[i] = uniform(gen, -rotate_range[i], rotate_range[i]);
-  for (int i = 0; i < 6; ++i) sh[i] = uniform(gen, -shear_range[i], shear_range[i]);
-  for (int i = 0; i < 3; ++i) tr[i] = uniform(gen, -translate_range[i], translate_range[i]);
-  for (int i = 0; i < 3; ++i) sc[i] = 1.0 + uniform(gen, -scale_range[i], scale_range[i]);
+  for (int i = 0; i < 3; ++i) rot[i] = draws(gen).uniform(-rotate_range[i], rotate_range[i]);
+  for (int i = 0; i < 6; ++i) sh[i] = draws(gen).uniform(-shear_range[i], shear_range[i]);
+  for (int i = 0; i < 3; ++i) tr[i] = draws(gen).uniform(-translate_range[i], translate_range[i]);
+  for (int i = 0; i < 3; ++i) sc[i] = 1.0 + draws(gen).uniform(-scale_range[i], scale_range[i]);
   return monai_affine(rot, sh, tr, sc);
 }
 
@@ -145,10 +145,10 @@ struct RandAffine {
     const char* op = "RandAffine";
     const auto sp = detail::spatial_shape(s, op);
     detail::check_prob(prob, op);
-    detail::parse_resample_mode(mode, op);
-    detail::parse_resample_padding(padding_mode, op);
+    detail::parse_warp_mode(mode, op);
+    detail::parse_warp_padding(padding_mode, op);
     detail::check_affine_ranges(rotate_range, shear_range, translate_range, scale_range, op);
-    if (!detail::bernoulli(gen, prob)) return;
+    if (!detail::draws(gen).bernoulli(prob)) return;
     const io::Affine a = detail::random_affine(gen, rotate_range, shear_range, translate_range, scale_range);
     detail::resample_sample(s, detail::centred_index_map(a, sp), Tensor<T>(), mode, padding_mode, op);
   }

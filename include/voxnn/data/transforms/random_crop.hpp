@@ -38,12 +38,12 @@ struct RandSpatialCrop {
       for (int a = 0; a < 3; ++a) {
         const int64_t hi = detail::wanted(max_roi_size[a], sp[a]);
         VOXNN_CHECK(size[a] <= hi, op, ": roi_size ", size[a], " on axis ", a, " is above max_roi_size ", hi);
-        size[a] += detail::randint(gen, hi - size[a] + 1);
+        size[a] += detail::draws(gen).integer(hi - size[a] + 1);
       }
     detail::Size3 start{}, end{};
     for (int a = 0; a < 3; ++a) {
       const int64_t r = std::min(size[a], sp[a]);
-      start[a] = random_center ? (sp[a] > r ? detail::randint(gen, sp[a] - r + 1) : 0)
+      start[a] = random_center ? (sp[a] > r ? detail::draws(gen).integer(sp[a] - r + 1) : 0)
                                : std::max<int64_t>(sp[a] / 2 - r / 2, 0);
       end[a] = start[a] + r;
     }
@@ -113,8 +113,8 @@ struct RandCropByPosNegLabel {
     VOXNN_CHECK(total[0] + total[1] > 0, op, ": no foreground or background voxel to centre a crop on (label ",
                 label.shape(), ", image above ", image_threshold, ")");
     const double ratio = total[0] == 0 ? 0.0 : total[1] == 0 ? 1.0 : pos / (pos + neg);
-    const int want = detail::uniform01(gen) < ratio ? 1 : 2;
-    int64_t pick = detail::randint(gen, total[static_cast<std::size_t>(want - 1)]);
+    const int want = detail::draws(gen).uniform() < ratio ? 1 : 2;
+    int64_t pick = detail::draws(gen).integer(total[static_cast<std::size_t>(want - 1)]);
     int64_t index = -1;
     for (int64_t c = 0; c < chunks && index < 0; ++c) {
       const int64_t in_chunk = counts[static_cast<std::size_t>(c)][static_cast<std::size_t>(want - 1)];

@@ -23,21 +23,21 @@
 
 namespace voxnn::data::detail {
 
-enum class ResampleMode { bilinear, nearest };
-enum class ResamplePadding { zeros, border, reflection };
+enum class WarpMode { bilinear, nearest };
+enum class WarpPadding { zeros, border, reflection };
 
-inline ResampleMode parse_resample_mode(const std::string& mode, const char* op) {
-  if (mode == "bilinear" || mode == "trilinear") return ResampleMode::bilinear;
-  if (mode == "nearest") return ResampleMode::nearest;
+inline WarpMode parse_warp_mode(const std::string& mode, const char* op) {
+  if (mode == "bilinear" || mode == "trilinear") return WarpMode::bilinear;
+  if (mode == "nearest") return WarpMode::nearest;
   VOXNN_CHECK(false, op, ": unknown mode '", mode, "'; expected bilinear (trilinear) or nearest");
-  return ResampleMode::bilinear;
+  return WarpMode::bilinear;
 }
-inline ResamplePadding parse_resample_padding(const std::string& padding, const char* op) {
-  if (padding == "zeros") return ResamplePadding::zeros;
-  if (padding == "border") return ResamplePadding::border;
-  if (padding == "reflection") return ResamplePadding::reflection;
+inline WarpPadding parse_warp_padding(const std::string& padding, const char* op) {
+  if (padding == "zeros") return WarpPadding::zeros;
+  if (padding == "border") return WarpPadding::border;
+  if (padding == "reflection") return WarpPadding::reflection;
   VOXNN_CHECK(false, op, ": unknown padding_mode '", padding, "'; expected zeros, border or reflection");
-  return ResamplePadding::zeros;
+  return WarpPadding::zeros;
 }
 
 // A voxel-index map: s = m[r][0..2] . p + m[r][3].
@@ -51,11 +51,11 @@ inline bool is_identity(const IndexMap& m) {
 }
 
 // The padded coordinate: clipped (border), reflected then clipped (reflection), unchanged (zeros).
-template <ResamplePadding P>
+template <WarpPadding P>
 inline double pad_coord(double s, int64_t n) {
-  if constexpr (P == ResamplePadding::border) {
+  if constexpr (P == WarpPadding::border) {
     return std::clamp(s, 0.0, static_cast<double>(n - 1));
-  } else if constexpr (P == ResamplePadding::reflection) {
+  } else if constexpr (P == WarpPadding::reflection) {
     if (!std::isfinite(s)) return 0;
     const double span = static_cast<double>(n);  // reflect t = s + 0.5 into [0, n]
     double t = std::fabs(s + 0.5);
@@ -69,7 +69,7 @@ inline double pad_coord(double s, int64_t n) {
 
 // Linear taps of one axis: indices i0, i1 (clamped into range) and weights w0, w1 (0 for a tap
 // outside the input under zero padding).
-template <ResamplePadding P>
+template <WarpPadding P>
 inline void linear_taps(double s, int64_t n, int64_t& i0, int64_t& i1, double& w0, double& w1) {
   s = pad_coord<P>(s, n);
   if (!(s > -2.0 && s < static_cast<double>(n) + 1.0)) {  // far outside or NaN: nothing to read
@@ -93,7 +93,7 @@ inline void linear_taps(double s, int64_t n, int64_t& i0, int64_t& i1, double& w
 }
 
 // Nearest tap: the index, or -1 outside (zero padding).
-template <ResamplePadding P>
+template <WarpPadding P>
 inline int64_t nearest_tap(double s, int64_t n) {
   s = pad_coord<P>(s, n);
   if (!(s > -1.0 && s < static_cast<double>(n))) return -1;
@@ -102,7 +102,7 @@ inline int64_t nearest_tap(double s, int64_t n) {
   return i >= 0 && i < n ? i : -1;
 }
 
-template <class T, ResampleMode Mode, ResamplePadding P>
+template <class T, WarpMode Mode, WarpPadding P>
 void resample_rows(const T* in, T* out, int64_t C, const std::array<int64_t, 3>& n, const IndexMap& m, const T* disp,
                    int64_t rb, int64_t re) {
   const int64_t X = n[0], Y = n[1], Z = n[2], plane = Y * Z, vol = X * plane;
@@ -125,7 +125,7 @@ void resample_rows(const T* in, T* out, int64_t C, const std::array<int64_t, 3>&
     T* o = out + r * Z;
     for (int64_t z = 0; z < Z; ++z) {
       const auto zi = static_cast<std::size_t>(z);
-      if constexpr (Mode == ResampleMode::nearest) {
+      if constexpr (Mode == WarpMode::nearest) {
         const int64_t ix = nearest_tap<P>(sx[zi], X), iy = nearest_tap<P>(sy[zi], Y), iz = nearest_tap<P>(sz[zi], Z);
         if (ix < 0 || iy < 0 || iz < 0) {
           for (int64_t c = 0; c < C; ++c) o[c * vol + z] = T(0);
@@ -158,8 +158,8 @@ void resample_rows(const T* in, T* out, int64_t C, const std::array<int64_t, 3>&
 // Resamples `input` [C, X, Y, Z] through the map m (and the displacement field `disp` [3, X, Y, Z]
 // in voxels, or an undefined tensor) onto the same grid.
 template <class T>
-Tensor<T> resample(const Tensor<T>& input, const IndexMap& m, const Tensor<T>& disp, ResampleMode mode,
-                   ResamplePadding padding) {
+Tensor<T> resample(const Tensor<T>& input, const IndexMap& m, const Tensor<T>& disp, WarpMode mode,
+                   WarpPadding padding) {
   const Tensor<T> in = input.contiguous();
   const int64_t C = in.size(0);
   const std::array<int64_t, 3> n{in.size(1), in.size(2), in.size(3)};
@@ -179,23 +179,23 @@ Tensor<T> resample(const Tensor<T>& input, const IndexMap& m, const Tensor<T>& d
   T* po = out.data();
   const T* pd = d.defined() ? d.data() : nullptr;
   auto run = [&](auto mode_tag, auto pad_tag) {
-    constexpr ResampleMode M = decltype(mode_tag)::value;
-    constexpr ResamplePadding P = decltype(pad_tag)::value;
+    constexpr WarpMode M = decltype(mode_tag)::value;
+    constexpr WarpPadding P = decltype(pad_tag)::value;
     parallel_for(0, rows, grain, [&](int64_t rb, int64_t re) { resample_rows<T, M, P>(pi, po, C, n, m, pd, rb, re); });
   };
   auto with_pad = [&](auto mode_tag) {
     switch (padding) {
-      case ResamplePadding::zeros: run(mode_tag, std::integral_constant<ResamplePadding, ResamplePadding::zeros>{}); break;
-      case ResamplePadding::border: run(mode_tag, std::integral_constant<ResamplePadding, ResamplePadding::border>{}); break;
-      case ResamplePadding::reflection:
-        run(mode_tag, std::integral_constant<ResamplePadding, ResamplePadding::reflection>{});
+      case WarpPadding::zeros: run(mode_tag, std::integral_constant<WarpPadding, WarpPadding::zeros>{}); break;
+      case WarpPadding::border: run(mode_tag, std::integral_constant<WarpPadding, WarpPadding::border>{}); break;
+      case WarpPadding::reflection:
+        run(mode_tag, std::integral_constant<WarpPadding, WarpPadding::reflection>{});
         break;
     }
   };
-  if (mode == ResampleMode::nearest)
-    with_pad(std::integral_constant<ResampleMode, ResampleMode::nearest>{});
+  if (mode == WarpMode::nearest)
+    with_pad(std::integral_constant<WarpMode, WarpMode::nearest>{});
   else
-    with_pad(std::integral_constant<ResampleMode, ResampleMode::bilinear>{});
+    with_pad(std::integral_constant<WarpMode, WarpMode::bilinear>{});
   return out;
 }
 
