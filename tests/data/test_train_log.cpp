@@ -18,23 +18,13 @@
 #include <voxnn/train/csv_log.hpp>
 #include <voxnn/train/progress.hpp>
 
+#include "support/temp_file.hpp"
+
 using namespace voxnn;
+using test::TempFile;
 using Catch::Contains;
 
 namespace {
-
-struct TempFile {
-  std::filesystem::path path;
-  TempFile() {
-    static std::mt19937_64 rng{std::random_device{}()};
-    path = std::filesystem::temp_directory_path() / ("voxnn_test_" + std::to_string(rng()) + ".csv");
-  }
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-    std::filesystem::remove(path.string() + ".tmp", ec);
-  }
-};
 
 // A column's cells as text.
 std::vector<std::string> column_text(const io::CsvTable& table, std::string_view name) {
@@ -196,7 +186,7 @@ TEST_CASE("train progress: on a terminal the line is redrawn in place, throttled
 // ---- CSV logs ------------------------------------------------------------------------------------
 
 TEST_CASE("csv log: rows, RFC 4180 quoting and exact number round trips", "[data][train_log]") {
-  TempFile f;
+  TempFile f(".csv");
   const std::vector<double> values{0.1, 1.0 / 3, 1e-300, -2.5e17, 0.0, std::numeric_limits<double>::denorm_min(),
                                    std::numeric_limits<double>::max()};
   {
@@ -222,7 +212,7 @@ TEST_CASE("csv log: rows, RFC 4180 quoting and exact number round trips", "[data
   CHECK(loss[0] == 0.5);
   CHECK(std::isnan(loss[2]));  // empty cell
 
-  TempFile g;
+  TempFile g(".csv");
   {
     train::CsvLog log(g.path);
     for (double v : values) log.write({{"v", v}, {"neg", -v}});
@@ -243,7 +233,7 @@ TEST_CASE("csv log: rows, RFC 4180 quoting and exact number round trips", "[data
 }
 
 TEST_CASE("csv log: every row is on disk as soon as write returns", "[data][train_log]") {
-  TempFile f;
+  TempFile f(".csv");
   train::CsvLog log(f.path);
   for (int step = 1; step <= 5; ++step) {
     log.write({{"step", step}, {"loss", 1.0 / step}});
@@ -253,7 +243,7 @@ TEST_CASE("csv log: every row is on disk as soon as write returns", "[data][trai
 }
 
 TEST_CASE("csv log: keys added later become columns; rows may leave keys out", "[data][train_log]") {
-  TempFile f;
+  TempFile f(".csv");
   {
     train::CsvLog log(f.path);
     log.write({{"step", 1}, {"loss", 0.9}});
@@ -269,7 +259,7 @@ TEST_CASE("csv log: keys added later become columns; rows may leave keys out", "
 }
 
 TEST_CASE("csv log: appending continues an existing log under its header", "[data][train_log]") {
-  TempFile f;
+  TempFile f(".csv");
   {
     train::CsvLog log(f.path);
     log.write({{"step", 1}, {"loss", 0.5}});
@@ -291,7 +281,7 @@ TEST_CASE("csv log: appending continues an existing log under its header", "[dat
   // without append the file starts over; append to a missing file creates it
   { train::CsvLog log(f.path); }
   CHECK(slurp(f.path).empty());
-  TempFile g;
+  TempFile g(".csv");
   {
     train::CsvLog log(g.path, true);
     log.write({{"a", 1}});

@@ -25,24 +25,14 @@
 #include <voxnn/viz/montage.hpp>
 #include <voxnn/viz/plot.hpp>
 
+#include "support/temp_file.hpp"
 #include "support/shared_data.hpp"
 
 using namespace voxnn;
+using test::TempFile;
 using Catch::Contains;
 
 namespace {
-
-struct TempFile {
-  std::filesystem::path path;
-  explicit TempFile(const std::string& ext) {
-    static std::mt19937_64 rng{std::random_device{}()};
-    path = std::filesystem::temp_directory_path() / ("voxnn_test_" + std::to_string(rng()) + ext);
-  }
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-  }
-};
 
 template <class T = float>
 io::Volume<T> make_volume(std::array<int64_t, 3> shape, const std::function<double(int64_t, int64_t, int64_t)>& f,

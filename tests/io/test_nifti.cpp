@@ -21,27 +21,17 @@
 #include <voxnn/io/orientation.hpp>
 
 #include "support/fixtures.hpp"
+#include "support/temp_file.hpp"
 #include "support/shared_data.hpp"
 
 
 using namespace voxnn;
+using test::TempFile;
 using Catch::Contains;
 
 namespace {
 
 constexpr const char* kFixture = "io_nifti.safetensors";
-
-struct TempFile {
-  std::filesystem::path path;
-  explicit TempFile(const std::string& suffix) {
-    static std::mt19937_64 rng{std::random_device{}()};
-    path = std::filesystem::temp_directory_path() / ("voxnn_test_" + std::to_string(rng()) + suffix);
-  }
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-  }
-};
 
 std::vector<uint8_t> file_bytes(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);

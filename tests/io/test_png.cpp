@@ -15,7 +15,10 @@
 
 #include <voxnn/io/png.hpp>
 
+#include "support/temp_file.hpp"
+
 using namespace voxnn;
+using test::TempFile;
 using Catch::Contains;
 
 #ifndef VOXNN_TEST_FIXTURES
@@ -23,18 +26,6 @@ using Catch::Contains;
 #endif
 
 namespace {
-
-struct TempFile {
-  std::filesystem::path path;
-  TempFile() {
-    static std::mt19937_64 rng{std::random_device{}()};
-    path = std::filesystem::temp_directory_path() / ("voxnn_test_" + std::to_string(rng()) + ".png");
-  }
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-  }
-};
 
 // CRC-32 (ISO 3309, reflected 0xEDB88320), bit by bit: independent of zlib's table-driven crc32.
 uint32_t crc32_bitwise(const uint8_t* p, std::size_t n) {
@@ -261,7 +252,7 @@ TEST_CASE("png: files written by PIL and matplotlib decode to their pixels", "[i
 }
 
 TEST_CASE("png: write_png and read_png go through the file system", "[io][png]") {
-  TempFile f;
+  TempFile f(".png");
   const io::PngImage img = random_image(20, 10, 4, 3, true);
   io::write_png(f.path, img);
   const io::PngImage back = io::read_png(f.path);

@@ -14,24 +14,13 @@
 #include <voxnn/io/safetensors.hpp>
 
 #include "support/fixtures.hpp"
+#include "support/temp_file.hpp"
 
 using namespace voxnn;
+using test::TempFile;
 using Catch::Contains;
 
 namespace {
-
-// A file-system path that no other test uses; removed when the object goes away.
-struct TempFile {
-  std::filesystem::path path;
-  TempFile() {
-    static std::mt19937_64 rng{std::random_device{}()};
-    path = std::filesystem::temp_directory_path() / ("voxnn_test_" + std::to_string(rng()) + ".safetensors");
-  }
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-  }
-};
 
 // A file made of an 8-byte length, the header text and the data bytes.
 std::vector<uint8_t> file_bytes(const std::string& header, std::vector<uint8_t> data = {}) {
@@ -86,7 +75,7 @@ TEST_CASE("safetensors round trip", "[io][safetensors]") {
   const io::TensorFile f = every_dtype();
 
   SECTION("in memory and through a file, every dtype keeps names, order, shapes and bytes") {
-    TempFile tmp;
+    TempFile tmp(".safetensors");
     io::save_safetensors(tmp.path, f);
     for (const io::TensorFile& g : {parse(io::serialize_safetensors(f)), io::load_safetensors(tmp.path)}) {
       CHECK(g.metadata == f.metadata);
@@ -136,7 +125,7 @@ TEST_CASE("safetensors round trip", "[io][safetensors]") {
     CHECK(h.get<bool>("edge").to_vector() == std::vector<bool>{true, true, true});
   }
   SECTION("a state dict saves from a vector of pairs or a map, in its order") {
-    TempFile tmp;
+    TempFile tmp(".safetensors");
     std::vector<std::pair<std::string, Tensor<float>>> sd{{"z.weight", ones<float>({2, 3})}, {"a.bias", zeros<float>({3})}};
     io::save_safetensors(tmp.path, sd, {{"epoch", "3"}});
     const auto g = io::load_safetensors(tmp.path);
@@ -274,7 +263,7 @@ TEST_CASE("safetensors rejects hostile input with a clear error", "[io][safetens
     REQUIRE_THROWS_WITH(parse(short_data), Contains("safetensors") && Contains("data buffer"));
   }
   SECTION("truncated file on disk") {
-    TempFile tmp;
+    TempFile tmp(".safetensors");
     {
       std::ofstream out(tmp.path, std::ios::binary);
       out.write(reinterpret_cast<const char*>(good.data()), static_cast<std::streamsize>(good.size() / 2));

@@ -4,16 +4,15 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include <unistd.h>  // getpid
 
 #include "support/fixtures.hpp"
+#include "support/temp_file.hpp"
 #include "voxnn/autograd/autograd.hpp"
 #include "voxnn/io/safetensors.hpp"
 #include "voxnn/nn/nn.hpp"
@@ -87,20 +86,6 @@ template <class T>
 bool same_values(const Tensor<T>& a, const Tensor<T>& b) {
   return a.shape() == b.shape() && a.to_vector() == b.to_vector();
 }
-
-// A unique temporary file, removed when the guard goes.
-struct TempFile {
-  std::filesystem::path path;
-  explicit TempFile(const std::string& stem) {
-    static std::atomic<int> counter{0};
-    path = std::filesystem::temp_directory_path() /
-           (stem + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".safetensors");
-  }
-  ~TempFile() {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-  }
-};
 
 // Statistics of values that should be uniform on [-bound, bound]: 5-sigma bounds for the sample size.
 void check_uniform(const std::vector<double>& v, double bound, const char* what) {
@@ -277,7 +262,7 @@ TEMPLATE_TEST_CASE("modules: state_dict round trip through safetensors", "[nn]",
   const Var<T> x(randn<T>({7, 5}));
   CHECK_FALSE(same_values(a(x).value(), b(x).value()));
 
-  TempFile tmp("voxnn_nn_roundtrip");
+  test::TempFile tmp(".safetensors");
   io::save_safetensors(tmp.path, a.state_dict());
   const io::TensorFile file = io::load_safetensors(tmp.path);
   CHECK(file.names() == names_of(a.state_dict()));

@@ -20,6 +20,17 @@ template <class T>
 concept Element = std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, int64_t> ||
                   std::same_as<T, int32_t> || std::same_as<T, uint8_t> || std::same_as<T, bool>;
 
+// An element type's name in messages: "float", "double", "int64", "int32", "uint8", "bool".
+template <Element T>
+constexpr const char* element_name() {
+  if constexpr (std::same_as<T, float>) return "float";
+  else if constexpr (std::same_as<T, double>) return "double";
+  else if constexpr (std::same_as<T, int64_t>) return "int64";
+  else if constexpr (std::same_as<T, int32_t>) return "int32";
+  else if constexpr (std::same_as<T, uint8_t>) return "uint8";
+  else return "bool";
+}
+
 // Types that math (and autograd) is defined for.
 template <class T>
 concept Real = std::same_as<T, float> || std::same_as<T, double>;

@@ -147,16 +147,6 @@ inline void swap_bytes_in_place(uint8_t* p, int64_t count, int size) {
   else if (size == 8) run(static_cast<uint64_t*>(nullptr));
 }
 
-template <class T>
-constexpr const char* element_name() {
-  if constexpr (std::is_same_v<T, float>) return "float";
-  else if constexpr (std::is_same_v<T, double>) return "double";
-  else if constexpr (std::is_same_v<T, int64_t>) return "int64";
-  else if constexpr (std::is_same_v<T, int32_t>) return "int32";
-  else if constexpr (std::is_same_v<T, uint8_t>) return "uint8";
-  else return "bool";
-}
-
 // Rounds a double into integer type I; false when NaN or out of range.
 template <class I>
 inline bool round_into(double x, I& out) {
@@ -230,23 +220,28 @@ void convert_from_file(const uint8_t* raw, T* out, const std::vector<int64_t>& d
   }
 }
 
+// Calls f(static_cast<S*>(nullptr)) with S the C++ type of a supported NIfTI datatype.
+template <class F>
+void visit_nifti_type(int16_t datatype, F&& f) {
+  switch (datatype) {
+    case nifti_type::uint8: return f(static_cast<uint8_t*>(nullptr));
+    case nifti_type::int8: return f(static_cast<int8_t*>(nullptr));
+    case nifti_type::int16: return f(static_cast<int16_t*>(nullptr));
+    case nifti_type::uint16: return f(static_cast<uint16_t*>(nullptr));
+    case nifti_type::int32: return f(static_cast<int32_t*>(nullptr));
+    case nifti_type::uint32: return f(static_cast<uint32_t*>(nullptr));
+    case nifti_type::int64: return f(static_cast<int64_t*>(nullptr));
+    case nifti_type::uint64: return f(static_cast<uint64_t*>(nullptr));
+    case nifti_type::float32: return f(static_cast<float*>(nullptr));
+    case nifti_type::float64: return f(static_cast<double*>(nullptr));
+    default: ::voxnn::detail::throw_error("nifti: datatype ", datatype, " has no converter");
+  }
+}
+
 template <class T, bool Scale>
 void convert_from_file_any(int16_t datatype, const uint8_t* raw, T* out, const std::vector<int64_t>& dims, double slope,
                            double inter) {
-  const auto run = [&]<class S>(S*) { convert_from_file<T, S, Scale>(raw, out, dims, slope, inter); };
-  switch (datatype) {
-    case nifti_type::uint8: return run(static_cast<uint8_t*>(nullptr));
-    case nifti_type::int8: return run(static_cast<int8_t*>(nullptr));
-    case nifti_type::int16: return run(static_cast<int16_t*>(nullptr));
-    case nifti_type::uint16: return run(static_cast<uint16_t*>(nullptr));
-    case nifti_type::int32: return run(static_cast<int32_t*>(nullptr));
-    case nifti_type::uint32: return run(static_cast<uint32_t*>(nullptr));
-    case nifti_type::int64: return run(static_cast<int64_t*>(nullptr));
-    case nifti_type::uint64: return run(static_cast<uint64_t*>(nullptr));
-    case nifti_type::float32: return run(static_cast<float*>(nullptr));
-    case nifti_type::float64: return run(static_cast<double*>(nullptr));
-    default: ::voxnn::detail::throw_error("nifti: datatype ", datatype, " has no converter");
-  }
+  visit_nifti_type(datatype, [&]<class S>(S*) { convert_from_file<T, S, Scale>(raw, out, dims, slope, inter); });
 }
 
 inline void require_supported_datatype(const NiftiHeader& h) {
@@ -521,20 +516,7 @@ template <bool Scale, class T>
 void convert_to_file_any(int16_t datatype, const T* in, uint8_t* raw, const std::vector<int64_t>& dims, double slope,
                          double inter) {
   const std::string_view name = nifti_datatype_name(datatype);
-  const auto run = [&]<class S>(S*) { convert_to_file<S, Scale>(in, raw, dims, slope, inter, name); };
-  switch (datatype) {
-    case nifti_type::uint8: return run(static_cast<uint8_t*>(nullptr));
-    case nifti_type::int8: return run(static_cast<int8_t*>(nullptr));
-    case nifti_type::int16: return run(static_cast<int16_t*>(nullptr));
-    case nifti_type::uint16: return run(static_cast<uint16_t*>(nullptr));
-    case nifti_type::int32: return run(static_cast<int32_t*>(nullptr));
-    case nifti_type::uint32: return run(static_cast<uint32_t*>(nullptr));
-    case nifti_type::int64: return run(static_cast<int64_t*>(nullptr));
-    case nifti_type::uint64: return run(static_cast<uint64_t*>(nullptr));
-    case nifti_type::float32: return run(static_cast<float*>(nullptr));
-    case nifti_type::float64: return run(static_cast<double*>(nullptr));
-    default: ::voxnn::detail::throw_error("nifti: datatype ", datatype, " has no converter");
-  }
+  visit_nifti_type(datatype, [&]<class S>(S*) { convert_to_file<S, Scale>(in, raw, dims, slope, inter, name); });
 }
 
 }  // namespace detail

@@ -145,16 +145,6 @@ namespace detail {
                                ", which does not fit ", to);
 }
 
-template <class T>
-constexpr const char* type_name() {
-  if constexpr (std::is_same_v<T, float>) return "float";
-  else if constexpr (std::is_same_v<T, double>) return "double";
-  else if constexpr (std::is_same_v<T, int64_t>) return "int64";
-  else if constexpr (std::is_same_v<T, int32_t>) return "int32";
-  else if constexpr (std::is_same_v<T, uint8_t>) return "uint8";
-  else return "bool";
-}
-
 // Converts one stored value to T. Integer targets reject values they cannot hold (and NaN), since a
 // silent wrap would hand a model wrong indices.
 template <class T, class S>
@@ -168,10 +158,10 @@ T convert_value(S v, std::string_view name, DType from) {
     const double d = static_cast<double>(v);
     constexpr double lo = static_cast<double>(std::numeric_limits<T>::min());
     constexpr double hi = 2.0 * static_cast<double>(std::numeric_limits<T>::max() / 2 + 1);  // max + 1
-    if (!(d >= lo && d < hi)) fail_conversion(name, from, type_name<T>(), d);
+    if (!(d >= lo && d < hi)) fail_conversion(name, from, element_name<T>(), d);
     return static_cast<T>(v);
   } else {
-    if (!std::in_range<T>(v)) fail_conversion(name, from, type_name<T>(), static_cast<double>(v));
+    if (!std::in_range<T>(v)) fail_conversion(name, from, element_name<T>(), static_cast<double>(v));
     return static_cast<T>(v);
   }
 }
