@@ -4,10 +4,15 @@
 VOXNN_DEBIAN_PACKAGES=(build-essential cmake git ca-certificates libeigen3-dev catch2 zlib1g-dev
   nlohmann-json3-dev libstb-dev libopenblas-dev libopenblas-openmp-dev libbenchmark-dev)
 
+# Only the test command (scripts/test.sh) needs these: clang-14 with its libFuzzer and sanitizer
+# runtimes builds the io.fuzz_* targets (tests/fuzz). The demo does not install them.
+VOXNN_TEST_PACKAGES=(clang-14 libclang-rt-14-dev)
+
 voxnn_install_deps() {
-  local missing=() pkg
-  command -v dpkg >/dev/null || { echo "deps: not a Debian system; install: ${VOXNN_DEBIAN_PACKAGES[*]}" >&2; return 0; }
-  for pkg in "${VOXNN_DEBIAN_PACKAGES[@]}"; do
+  local missing=() pkg wanted=("${VOXNN_DEBIAN_PACKAGES[@]}")
+  if [[ ${0##*/} == test.sh ]]; then wanted+=("${VOXNN_TEST_PACKAGES[@]}"); fi
+  command -v dpkg >/dev/null || { echo "deps: not a Debian system; install: ${wanted[*]}" >&2; return 0; }
+  for pkg in "${wanted[@]}"; do
     dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$pkg")
   done
   ((${#missing[@]})) || return 0

@@ -153,7 +153,10 @@ inline bool round_into(double x, I& out) {
   const double r = std::nearbyint(x);
   constexpr double lo = static_cast<double>(std::numeric_limits<I>::min());
   constexpr double hi = 2.0 * static_cast<double>(std::numeric_limits<I>::max() / 2 + 1);  // max + 1, exact
-  if (!(r >= lo && r < hi)) return false;
+  if (!(r >= lo && r < hi)) {
+    out = I{};  // defined even on failure: the tile loops copy every slot before checking
+    return false;
+  }
   out = static_cast<I>(r);
   return true;
 }
@@ -163,7 +166,10 @@ template <class T, class S, bool Scale>
 inline bool voxel_to(S v, double slope, double inter, T& out) {
   if constexpr (std::is_same_v<T, bool>) {
     if constexpr (std::is_floating_point_v<S>)
-      if (std::isnan(v)) return false;  // NaN is neither true nor false: an error, as for integers
+      if (std::isnan(v)) {  // NaN is neither true nor false: an error, as for integers
+        out = false;        // a bool slot left unset would be copied as an invalid bool
+        return false;
+      }
     out = v != S(0);
     return true;
   } else if constexpr (std::is_floating_point_v<T>) {
@@ -173,7 +179,10 @@ inline bool voxel_to(S v, double slope, double inter, T& out) {
   } else if constexpr (std::is_floating_point_v<S>) {
     return round_into<T>(static_cast<double>(v), out);
   } else {
-    if (!std::in_range<T>(v)) return false;
+    if (!std::in_range<T>(v)) {
+      out = T{};
+      return false;
+    }
     out = static_cast<T>(v);
     return true;
   }
@@ -465,7 +474,10 @@ inline bool voxel_from(T v, double slope, double inter, S& out) {
       out = static_cast<S>(v ? 1 : 0);
       return true;
     } else {
-      if (!std::in_range<S>(v)) return false;
+      if (!std::in_range<S>(v)) {
+        out = S{};
+        return false;
+      }
       out = static_cast<S>(v);
       return true;
     }
