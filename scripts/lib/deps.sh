@@ -2,7 +2,7 @@
 # only those missing, so a prepared machine makes no network calls. CUDA is not a Debian package;
 # it is used when present under /usr/local/cuda.
 VOXNN_DEBIAN_PACKAGES=(build-essential cmake git ca-certificates libeigen3-dev catch2 zlib1g-dev
-  nlohmann-json3-dev libstb-dev libopenblas-dev libopenblas-openmp-dev libbenchmark-dev)
+  nlohmann-json3-dev libopenblas-dev libopenblas-openmp-dev libbenchmark-dev)
 
 # Only the test command (scripts/test.sh) needs these: clang-14 with its libFuzzer and sanitizer
 # runtimes builds the io.fuzz_* targets (tests/fuzz). The demo does not install them.
