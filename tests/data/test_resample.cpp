@@ -2,13 +2,13 @@
 // padding, labels kept exact, trailing dims, thin axes, MONAI Spacing's grid and values, nibabel
 // vox2out_vox's grid, identity and integer shifts, the field-of-view margin, channel-first tensors, and
 // the errors. With the NIfTI reader: SPM12's resampled_anat_moved.nii and reoriented_anat_moved.nii from
-// anatomical.nii (the shared data; skipped with a warning when missing).
+// anatomical.nii (the shared data: skipped with a warning when missing, a failure under
+// VOXNN_REQUIRE_SHARED_DATA).
 // Fixtures: tests/fixtures/gen_data_resample.py.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <set>
 #include <string>
 
@@ -17,10 +17,8 @@
 #include "voxnn/core/parallel.hpp"
 #include "voxnn/core/random.hpp"
 #include "voxnn/data/resample.hpp"
-#if __has_include("voxnn/io/nifti.hpp")
 #include "voxnn/io/nifti.hpp"
-#define VOXNN_TEST_HAVE_NIFTI 1
-#endif
+#include "support/shared_data.hpp"
 
 using namespace voxnn;
 using Catch::Matchers::Contains;
@@ -247,13 +245,42 @@ TEST_CASE("resample: errors", "[data][resample]") {
   CHECK(data::resample_to_grid(v, {0, 2, 2}, io::Affine::identity()).data.numel() == 0);
 }
 
-#ifdef VOXNN_TEST_HAVE_NIFTI
 namespace {
 
-bool have_file(const std::string& path) {
-  if (std::ifstream(path).good()) return true;
-  WARN("skipped: shared test volume " << path << " is missing (see /work/shared/data/SOURCES.md)");
-  return false;
+// Label volumes of integer type: nearest copies the values bit for bit. The source voxel of every
+// target voxel comes from resampling the voxels' linear indices (exact in double) the same way.
+template <class L>
+void check_integer_labels(L (*label_of)(int64_t)) {
+  INFO(element_name<L>());
+  const std::array<int64_t, 3> n{7, 6, 5}, shape{9, 6, 8};
+  const io::Affine a = oblique(), b = io::Affine::from_spacing({0.8, 1.1, 0.9}, {2.5, -1.5, 0.5});
+  Tensor<double> index({n[0], n[1], n[2]});
+  Tensor<L> labels({n[0], n[1], n[2]});
+  for (int64_t i = 0; i < index.numel(); ++i) index.data()[i] = static_cast<double>(i), labels.data()[i] = label_of(i);
+  const data::ResampleOptions o{.mode = "nearest", .padding = "value", .fill_value = 3};
+  const Tensor<double> source = data::resample_tensor(index, a, shape, b, {.mode = "nearest", .padding = "value", .fill_value = -1});
+  const auto out = data::resample_to_grid(io::Volume<L>{labels, a}, shape, b, o);
+  REQUIRE(out.data.shape() == Shape{9, 6, 8});
+  int64_t inside = 0;
+  for (int64_t i = 0; i < out.data.numel(); ++i) {
+    const double src = source.data()[i];
+    const L want = src < 0 ? L(3) : labels.data()[static_cast<int64_t>(src)];
+    inside += src >= 0;
+    REQUIRE(out.data.data()[i] == want);
+  }
+  CHECK(inside > 100);
+  CHECK(inside < out.data.numel());
+  // The other entry points take integer data too.
+  const auto like = data::resample_like(io::Volume<L>{labels, a}, io::Volume<float>{zeros<float>({9, 6, 8}), b}, o);
+  test::require_equal(like.data, out.data, "resample_like");
+  const auto sp = data::resample_to_spacing(io::Volume<L>{labels, a}, {0.7, 0.7, 0.7}, {.mode = "nearest", .padding = "border"});
+  const auto op = data::resample_to_output(io::Volume<L>{labels, a}, {1, 1, 1}, {.mode = "nearest", .padding = "zeros"});
+  const auto channel_first = data::resample_tensor(labels.unsqueeze(0), a, shape, b, o, 1);
+  test::require_equal(channel_first.squeeze(0), out.data, "channel first");
+  const auto all = labels.to_vector();
+  const std::set<L> allowed(all.begin(), all.end());
+  for (L v : sp.data.to_vector()) REQUIRE(allowed.count(v) == 1);
+  for (L v : op.data.to_vector()) REQUIRE((v == L(0) || allowed.count(v) == 1));
 }
 
 // SOURCES.md: the rigid transform times anatomical.nii's affine.
@@ -292,8 +319,9 @@ Comparison compare_inside(const Tensor<double>& got, const Tensor<double>& ref) 
 }  // namespace
 
 TEST_CASE("resample: SPM12 resampled_anat_moved.nii (trilinear onto functional.nii's grid)", "[data][resample][spm]") {
-  const std::string dir = std::string(VOXNN_SHARED_DATA) + "/nibabel/";
-  if (!have_file(dir + "anatomical.nii") || !have_file(dir + "resampled_anat_moved.nii")) return;
+  if (!test::have_shared_file("nibabel/anatomical.nii") || !test::have_shared_file("nibabel/resampled_anat_moved.nii"))
+    return;
+  const std::string dir = test::shared_path("nibabel/");
   io::Volume<double> anat = io::read_nifti<double>(dir + "anatomical.nii");
   anat.affine = moved_anatomy_affine();
   const io::Volume<double> ref = io::read_nifti<double>(dir + "resampled_anat_moved.nii");
@@ -337,8 +365,9 @@ TEST_CASE("resample: SPM12 resampled_anat_moved.nii (trilinear onto functional.n
 }
 
 TEST_CASE("resample: SPM reoriented_anat_moved.nii (trilinear onto a 4 mm RAS grid)", "[data][resample][spm]") {
-  const std::string dir = std::string(VOXNN_SHARED_DATA) + "/nibabel/";
-  if (!have_file(dir + "anatomical.nii") || !have_file(dir + "reoriented_anat_moved.nii")) return;
+  if (!test::have_shared_file("nibabel/anatomical.nii") || !test::have_shared_file("nibabel/reoriented_anat_moved.nii"))
+    return;
+  const std::string dir = test::shared_path("nibabel/");
   io::Volume<double> anat = io::read_nifti<double>(dir + "anatomical.nii");
   anat.affine = moved_anatomy_affine();
   const io::Volume<double> ref = io::read_nifti<double>(dir + "reoriented_anat_moved.nii");
@@ -375,8 +404,52 @@ TEST_CASE("resample: SPM reoriented_anat_moved.nii (trilinear onto a 4 mm RAS gr
   const auto z = zeros.data.to_vector();
   for (std::size_t i = 0; i < z.size(); ++i) REQUIRE((z[i] == 0) == (r[i] == 0));
 }
-#else
-TEST_CASE("resample: SPM references need voxnn/io/nifti.hpp", "[data][resample][spm]") {
-  WARN("skipped: the SPM comparisons need the NIfTI reader (voxnn/io/nifti.hpp), not present in this build");
+
+TEST_CASE("resample: integer label volumes (uint8, int32, int64) keep their values exactly", "[data][resample]") {
+  check_integer_labels<uint8_t>([](int64_t i) { return static_cast<uint8_t>((i * 37) % 251); });
+  check_integer_labels<int32_t>([](int64_t i) { return static_cast<int32_t>(i * 1000003 - 70000000); });
+  // Above 2^53: a detour through double would round these.
+  check_integer_labels<int64_t>([](int64_t i) { return (int64_t{1} << 60) + 2 * i + 1; });
+
+  const io::Volume<uint8_t> v{zeros<uint8_t>({3, 3, 3}), io::Affine::identity()};
+  REQUIRE_THROWS_WITH(data::resample_like(v, v, {.padding = "zeros"}),
+                      Contains("resample: trilinear interpolation of uint8 data is not defined; use mode \"nearest\""));
+  REQUIRE_THROWS_WITH(data::resample_like(v, v, {.mode = "nearest"}),
+                      Contains("padding \"nan\" needs floating-point data, not uint8"));
+  REQUIRE_THROWS_WITH(data::resample_like(v, v, {.mode = "nearest", .padding = "value", .fill_value = 256}),
+                      Contains("fill_value 256 is not a uint8 value"));
+  REQUIRE_THROWS_WITH(data::resample_like(v, v, {.mode = "nearest", .padding = "value", .fill_value = 0.5}),
+                      Contains("fill_value 0.5 is not a uint8 value"));
+  const io::Volume<int64_t> w{zeros<int64_t>({3, 3, 3}), io::Affine::identity()};
+  REQUIRE_THROWS_WITH(data::resample_like(w, w, {.mode = "nearest", .padding = "value", .fill_value = 9.3e18}),
+                      Contains("is not a int64 value"));
+  CHECK(data::resample_like(w, w, {.mode = "nearest", .padding = "value", .fill_value = -9.2e18}).data.numel() == 27);
 }
-#endif
+
+TEST_CASE("resample: hostile spacings and affines give errors, not huge or undefined shapes", "[data][resample]") {
+  const io::Volume<float> v{zeros<float>({3, 3, 3}), io::Affine::identity()};
+  REQUIRE_THROWS_WITH(data::resample_to_spacing(v, {1e-10, 1e-10, 1e-10}),
+                      Contains("resample_to_spacing: spacing (1e-10, 1e-10, 1e-10) gives") &&
+                          Contains("voxels along axis 0; the shape is too large"));
+  REQUIRE_THROWS_AS(data::resample_to_spacing(v, {1e-300, 1, 1}), Error);  // the new grid's affine is singular
+  REQUIRE_THROWS_WITH(data::resample_to_output(v, {1, 1e-300, 1}), Contains("resample_to_output: spacing (1, 1e-300, 1)"));
+  REQUIRE_THROWS_WITH(data::spacing_grid({3, 3, 3}, io::Affine::identity(), {1e-5, 1e-5, 1e-5}), Contains("too large"));
+  REQUIRE_THROWS_WITH(data::output_grid({3, 3, 3}, io::Affine::identity(), {1e-5, 1e-5, 1e-5}), Contains("too large"));
+  REQUIRE_THROWS_WITH(data::resample_to_spacing(v, {1, NAN, 1}), Contains("must be positive and finite"));
+  REQUIRE_THROWS_WITH(data::resample_to_output(v, {1, 1, -INFINITY}), Contains("must be positive and finite"));
+  // A huge but finite affine: the extent overflows to infinity.
+  const io::Volume<float> far{v.data, io::Affine::from_spacing({1e308, 1e308, 1})};
+  REQUIRE_THROWS_WITH(data::resample_to_output(far, {1, 1, 1}), Contains("too large"));
+  REQUIRE_THROWS_WITH(data::resample_to_spacing(far, {1e-10, 1, 1}), Contains("too large"));
+  // Target grids far outside or with huge steps only pad: no overflowing index casts.
+  for (double big : {1e300, -1e300, 1e18}) {
+    for (const char* mode : {"trilinear", "nearest"})
+      for (const char* pad : {"nan", "border", "zeros"}) {
+        const data::ResampleOptions o{.mode = mode, .padding = pad};
+        const auto shifted = data::resample_to_grid(v, {2, 2, 2}, io::Affine::from_spacing({1, 1, 1}, {big, 0, 0}), o);
+        const auto stretched = data::resample_to_grid(v, {2, 2, 2}, io::Affine::from_spacing({big, big, big}), o);
+        CHECK(shifted.data.numel() == 8);
+        CHECK(stretched.data.numel() == 8);
+      }
+  }
+}

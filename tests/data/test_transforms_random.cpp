@@ -293,10 +293,17 @@ TEST_CASE("noise statistics", "[data][transforms]") {
     CHECK(std::sqrt(q / double(v.size())) == Approx(0.5).epsilon(0.01));
   }
   SECTION("Gaussian: a sampled standard deviation stays below std") {
+    Generator replay = g;  // the same draws: prob, then sigma uniform in [0, std)
+    data::detail::draws(replay).bernoulli(1.0);
+    const double sigma = data::detail::draws(replay).uniform(0, 0.5);
     data::RandGaussianNoise{.prob = 1.0, .std = 0.5}(s, g);
     double q = 0;
     for (double x : s.image.to_vector()) q += x * x;
-    CHECK(std::sqrt(q / 64000) < 0.51);
+    const double rms = std::sqrt(q / 64000);
+    CHECK(rms > 0);
+    CHECK(rms < 0.51);
+    CHECK(sigma < 0.5);
+    CHECK(rms == Approx(sigma).epsilon(0.02));  // 64000 normals: the rms is within ~0.3% of sigma
   }
   SECTION("Rician: Rayleigh mean at zero signal, E[x^2] = nu^2 + 2 sigma^2") {
     auto t = s;
@@ -444,4 +451,12 @@ TEST_CASE("transforms reject bad shapes and options", "[data][transforms]") {
   s.label = zeros<float>({1, 4, 4, 4});
   REQUIRE_THROWS_WITH((data::RandCropByPosNegLabel{.image_threshold = 5}(s, g)),
                       Catch::Contains("no foreground or background voxel"));
+  // A relative Rician sigma needs a standard deviation: not of one voxel (it would be NaN), whatever prob draws.
+  data::Sample<float> one;
+  one.image = zeros<float>({2, 1, 1, 1});
+  REQUIRE_THROWS_WITH((data::RandRicianNoise{.prob = 0.0, .channel_wise = true, .relative = true}(one, g)),
+                      Catch::Contains("RandRicianNoise: relative needs the standard deviation of at least 2 voxels "
+                                      "per channel, got 1"));
+  data::RandRicianNoise{.prob = 1.0, .relative = true}(one, g);  // 2 voxels over the whole image: defined
+  for (float v : one.image.to_vector()) CHECK(std::isfinite(v));
 }

@@ -164,8 +164,7 @@ class DataLoader {
     if (options_.shuffle && idx.size() > 1) {
       Generator gen(sample_seed(options_.seed, epoch, -1));
       for (std::size_t i = idx.size() - 1; i > 0; --i) {
-        const auto w = gen.block(gen.reserve(1));
-        const uint64_t r = (uint64_t{w[0]} << 32) | w[1];
+        const uint64_t r = draw_seed(gen);
         const auto j = static_cast<std::size_t>((static_cast<unsigned __int128>(r) * (i + 1)) >> 64);
         std::swap(idx[i], idx[j]);
       }

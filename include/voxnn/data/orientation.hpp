@@ -61,31 +61,46 @@ struct OrientationTransform {
   }
 };
 
+// The transform whose output axis d reads input axis source_axis[d] (a permutation of 0, 1, 2),
+// reversed when flip[d], on a grid of spatial shape `shape` and affine `affine`: its voxel map, output
+// shape and output affine. Also behind the Flip and Rotate90 sample transforms.
+inline OrientationTransform axis_transform(const std::array<int, 3>& source_axis, const std::array<bool, 3>& flip,
+                                           const std::array<int64_t, 3>& shape, const io::Affine& affine) {
+  OrientationTransform t;
+  t.source_axis = source_axis;
+  t.flip = flip;
+  t.voxel_map = io::Affine{};
+  t.voxel_map.m[0][0] = t.voxel_map.m[1][1] = t.voxel_map.m[2][2] = 0;
+  for (int d = 0; d < 3; ++d) {
+    const int src = source_axis[d];
+    t.shape[d] = shape[src];
+    // input index along `src` = flip ? (n - 1 - out index) : out index
+    t.voxel_map.m[src][d] = flip[d] ? -1.0 : 1.0;
+    t.voxel_map.m[src][3] = flip[d] ? static_cast<double>(shape[src] - 1) : 0.0;
+  }
+  t.affine = affine * t.voxel_map;
+  return t;
+}
+
 // The flips and permutation that bring a grid (spatial shape + affine) to the orientation `codes`.
 inline OrientationTransform orientation_transform(const io::Affine& affine, const std::array<int64_t, 3>& shape,
                                                   std::string_view codes = "RAS") {
   const auto target = detail::parse_axcodes(codes);
   const auto current = io::io_orientation(affine);
-  OrientationTransform t;
   for (int d = 0; d < 3; ++d) {
     VOXNN_CHECK(current[d].world_axis >= 0, "reorient: voxel axis ", d,
                 " of the affine has no direction (a zero column); cannot reorient to ", std::string(codes));
   }
-  t.voxel_map = io::Affine{};
-  t.voxel_map.m[0][0] = t.voxel_map.m[1][1] = t.voxel_map.m[2][2] = 0;
+  std::array<int, 3> source_axis{};
+  std::array<bool, 3> flip{};
   for (int d = 0; d < 3; ++d) {
     int src = -1;
     for (int k = 0; k < 3; ++k)
       if (current[k].world_axis == target[d].world_axis) src = k;
-    t.source_axis[d] = src;
-    t.flip[d] = current[src].sign != target[d].sign;
-    t.shape[d] = shape[src];
-    // input index along `src` = flip ? (n - 1 - out index) : out index
-    t.voxel_map.m[src][d] = t.flip[d] ? -1.0 : 1.0;
-    t.voxel_map.m[src][3] = t.flip[d] ? static_cast<double>(shape[src] - 1) : 0.0;
+    source_axis[d] = src;
+    flip[d] = current[src].sign != target[d].sign;
   }
-  t.affine = affine * t.voxel_map;
-  return t;
+  return axis_transform(source_axis, flip, shape, affine);
 }
 
 // Applies t to the three spatial dims of `data` starting at `first_spatial_dim` (0 for a Volume's
@@ -125,7 +140,11 @@ Tensor<T> apply_orientation(const Tensor<T>& data, const OrientationTransform& t
                    const int64_t l = r / (n0 * n1), a = (r / n1) % n0, b = r % n1;
                    const T* s = src + l * vol + start[0] + a * step[0] + start[1] + b * step[1] + start[2];
                    T* o = dst + r * n2 * inner;
-                   if (inner == 1) {
+                   if (inner == 1 && step[2] == 1) {
+                     for (int64_t c = 0; c < n2; ++c) o[c] = s[c];
+                   } else if (inner == 1 && step[2] == -1) {
+                     for (int64_t c = 0; c < n2; ++c) o[c] = s[-c];
+                   } else if (inner == 1) {
                      for (int64_t c = 0; c < n2; ++c) o[c] = s[c * step[2]];
                    } else {
                      for (int64_t c = 0; c < n2; ++c) std::copy(s + c * step[2], s + c * step[2] + inner, o + c * inner);

@@ -2,9 +2,9 @@
 // Resampling a volume onto another voxel grid in world space: each target voxel's world point is taken
 // back through the input's affine to a (fractional) input voxel coordinate and sampled there,
 // trilinearly for images or from the nearest voxel for labels (values copied, so label values stay
-// exact). Target voxel index -> input voxel coordinate is one affine map, inv(input affine) * target
-// affine; the kernel steps along the innermost target axis (no 4x4 product per voxel) and keeps the
-// coordinates in double precision in float and double alike.
+// exact; any element type, so integer label volumes too). Target voxel index -> input voxel coordinate
+// is one affine map, inv(input affine) * target affine, sampled by the kernel of data/sampling.hpp
+// (voxel-centre field of view, nearest ties half up; coordinates in double for float and double).
 //
 // Field of view. Trilinear: a point is inside when its input coordinate lies in [0, n-1] on every
 // axis (between the first and last voxel centres: scipy.ndimage.map_coordinates(order=1,
@@ -24,7 +24,8 @@
 //
 // Data layout: a Volume's data is [i, j, k, ...]: the dims after the third (time, components) are
 // resampled independently and keep their sizes. resample_tensor() takes the three spatial dims at any
-// position (first_spatial_dim = 1 for a channel-first [C, X, Y, Z] sample).
+// position (first_spatial_dim = 1 for a channel-first [C, X, Y, Z] sample). Trilinear needs float or
+// double data; integer data (labels) takes mode "nearest" and a padding other than "nan".
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -33,8 +34,8 @@
 #include <string>
 
 #include "voxnn/core/error.hpp"
-#include "voxnn/core/parallel.hpp"
 #include "voxnn/core/tensor.hpp"
+#include "voxnn/data/sampling.hpp"
 #include "voxnn/io/volume.hpp"
 
 namespace voxnn::data {
@@ -54,31 +55,22 @@ struct Grid {
 
 namespace detail {
 
-enum class ResamplePadding { kNan, kZeros, kBorder, kValue };
-
-struct ResamplePlan {
-  bool nearest = false;
-  ResamplePadding padding = ResamplePadding::kNan;
-  double fill = 0;
-  double margin = 0;
-  io::Affine map;                      // target voxel -> input voxel
-  std::array<int64_t, 3> in_n{}, out_n{};
-};
-
-inline ResamplePlan make_resample_plan(const std::array<int64_t, 3>& in_shape, const io::Affine& in_affine,
-                                       const std::array<int64_t, 3>& shape, const io::Affine& target_affine,
-                                       const ResampleOptions& o, const char* fn) {
-  ResamplePlan p;
+// The sampling plan of ResampleOptions: voxel-centre field of view, nearest ties half up.
+inline SamplePlan make_resample_plan(const std::array<int64_t, 3>& in_shape, const io::Affine& in_affine,
+                                     const std::array<int64_t, 3>& shape, const io::Affine& target_affine,
+                                     const ResampleOptions& o, const char* fn) {
+  SamplePlan p;
   VOXNN_CHECK(o.mode == "trilinear" || o.mode == "bilinear" || o.mode == "nearest", fn, ": mode \"", o.mode,
               "\" is not one of trilinear, nearest");
   p.nearest = o.mode == "nearest";
-  if (o.padding == "nan") p.padding = ResamplePadding::kNan;
-  else if (o.padding == "zeros") p.padding = ResamplePadding::kZeros;
-  else if (o.padding == "border") p.padding = ResamplePadding::kBorder;
-  else if (o.padding == "value") p.padding = ResamplePadding::kValue;
-  else VOXNN_CHECK(false, fn, ": padding \"", o.padding, "\" is not one of nan, zeros, border, value");
-  p.fill = p.padding == ResamplePadding::kNan ? std::numeric_limits<double>::quiet_NaN()
-           : p.padding == ResamplePadding::kValue ? o.fill_value : 0.0;
+  const auto padding = padding_named(o.padding);
+  VOXNN_CHECK(padding && *padding != SamplePadding::reflection, fn, ": padding \"", o.padding,
+              "\" is not one of nan, zeros, border, value");
+  p.padding = *padding;
+  p.fov = FieldOfView::voxel_centres;
+  p.rounding = NearestRounding::half_up;
+  p.fill = p.padding == SamplePadding::nan ? std::numeric_limits<double>::quiet_NaN()
+           : p.padding == SamplePadding::value ? o.fill_value : 0.0;
   VOXNN_CHECK(std::isfinite(o.fov_margin) && o.fov_margin >= 0, fn, ": fov_margin ", o.fov_margin,
               " must be finite and >= 0");
   p.margin = o.fov_margin;
@@ -105,182 +97,32 @@ inline ResamplePlan make_resample_plan(const std::array<int64_t, 3>& in_shape, c
   return p;
 }
 
-// One row of the target grid: target voxels (a, b, 0..n2-1) of every channel. `in` points at one
-// input volume of shape [n0, n1, n2, inner] (row-major), `out` at the row's [n2, inner] block.
-template <class T>
-struct ResampleRow {
-  const ResamplePlan* p;
-  const T* in;
-  int64_t inner;
-  std::array<int64_t, 3> stride;  // input element strides of i, j, k (inner is the last, stride 1)
-
-  // Input coordinate of target voxel c on this row: one product per axis, the same expression
-  // everywhere so that the fast range and the per-voxel path agree to the last bit.
-  static double coord(const std::array<double, 3>& base, const std::array<double, 3>& step, int d, int64_t c) {
-    return base[d] + static_cast<double>(c) * step[d];
+// The spatial shape of a computed grid: each extent finite and small enough to allocate.
+inline std::array<int64_t, 3> grid_shape(const std::array<double, 3>& size, const std::array<double, 3>& spacing,
+                                         const char* fn) {
+  constexpr double kMaxAxis = 2147483647.0, kMaxVoxels = 1e13;
+  double total = 1;
+  std::array<int64_t, 3> shape{};
+  for (int d = 0; d < 3; ++d) {
+    VOXNN_CHECK(std::isfinite(size[d]) && size[d] >= 1 && size[d] <= kMaxAxis, fn, ": spacing (", spacing[0], ", ",
+                spacing[1], ", ", spacing[2], ") gives ", size[d], " voxels along axis ", d,
+                "; the shape is too large (at most ", kMaxAxis, " per axis)");
+    total *= size[d];
+    shape[d] = static_cast<int64_t>(size[d]);
   }
-
-  bool strictly_inside(const std::array<double, 3>& base, const std::array<double, 3>& step, int64_t c) const {
-    for (int d = 0; d < 3; ++d) {
-      const double x = coord(base, step, d, c);
-      const double hi = static_cast<double>(p->in_n[d] - 1);
-      if (p->nearest) {
-        const double r = std::floor(x + 0.5);
-        if (!(r >= 0 && r <= hi)) return false;
-      } else if (!(x >= 0 && x <= hi)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  // Trilinear at in-range coordinates (each in [0, n-1]); writes `inner` values.
-  void linear(double x0, double x1, double x2, T* o) const {
-    int64_t off = 0;
-    std::array<T, 3> f{}, g{};  // weights of the upper and lower taps; (1 - f, f) keeps f = 0 and f = 1 exact
-    std::array<int64_t, 3> tap{};
-    const double xs[3] = {x0, x1, x2};
-    for (int d = 0; d < 3; ++d) {
-      const int64_t n = p->in_n[d];
-      int64_t i = static_cast<int64_t>(xs[d]);  // xs >= 0: truncation is floor
-      i = std::min<int64_t>(i, std::max<int64_t>(n - 2, 0));
-      const double frac = xs[d] - static_cast<double>(i);
-      f[d] = static_cast<T>(frac);
-      g[d] = static_cast<T>(1.0 - frac);
-      tap[d] = n > 1 ? stride[d] : 0;
-      off += i * stride[d];
-    }
-    const T* s = in + off;
-    const int64_t t0 = tap[0], t1 = tap[1], t2 = tap[2];
-    for (int64_t ch = 0; ch < inner; ++ch, ++s) {
-      const T c00 = g[2] * s[0] + f[2] * s[t2];
-      const T c01 = g[2] * s[t1] + f[2] * s[t1 + t2];
-      const T c10 = g[2] * s[t0] + f[2] * s[t0 + t2];
-      const T c11 = g[2] * s[t0 + t1] + f[2] * s[t0 + t1 + t2];
-      const T c0 = g[1] * c00 + f[1] * c01;
-      const T c1 = g[1] * c10 + f[1] * c11;
-      o[ch] = g[0] * c0 + f[0] * c1;
-    }
-  }
-
-  void nearest(double x0, double x1, double x2, T* o) const {
-    const double xs[3] = {x0, x1, x2};
-    int64_t off = 0;
-    for (int d = 0; d < 3; ++d) {
-      const double r = std::clamp(std::floor(xs[d] + 0.5), 0.0, static_cast<double>(p->in_n[d] - 1));
-      off += static_cast<int64_t>(r) * stride[d];
-    }
-    std::copy(in + off, in + off + inner, o);
-  }
-
-  // Any target voxel: field of view, margin, padding.
-  void any(const std::array<double, 3>& base, const std::array<double, 3>& step, int64_t c, T* o) const {
-    std::array<double, 3> x{};
-    bool inside = true;
-    for (int d = 0; d < 3; ++d) {
-      const double hi = static_cast<double>(p->in_n[d] - 1);
-      double v = coord(base, step, d, c);
-      if (p->padding == ResamplePadding::kBorder) {
-        v = std::clamp(v, 0.0, hi);  // NaN coordinates do not occur: the affines are finite
-      } else if (p->nearest) {
-        inside = inside && v >= -0.5 - p->margin && v < hi + 0.5 + p->margin;
-      } else {
-        inside = inside && v >= -p->margin && v <= hi + p->margin;
-        if (v < 0) v = -v;  // mirror back across the edge voxel centre
-        if (v > hi) v = 2 * hi - v;
-        v = std::clamp(v, 0.0, hi);
-      }
-      x[d] = v;
-    }
-    if (!inside) {
-      std::fill(o, o + inner, static_cast<T>(p->fill));
-      return;
-    }
-    if (p->nearest) nearest(x[0], x[1], x[2], o);
-    else linear(x[0], x[1], x[2], o);
-  }
-
-  void run(int64_t a, int64_t b, T* out) const {
-    const int64_t n2 = p->out_n[2];
-    if (n2 == 0) return;
-    const auto& m = p->map.m;
-    std::array<double, 3> base{}, step{};
-    for (int d = 0; d < 3; ++d) {
-      base[d] = m[d][0] * static_cast<double>(a) + m[d][1] * static_cast<double>(b) + m[d][3];
-      step[d] = m[d][2];
-    }
-    // The run of c whose coordinates lie strictly inside the grid (an interval: the coordinates move
-    // monotonically along the row): found from the slab bounds, then shrunk until both ends pass the
-    // exact test. Voxels outside it go through the general path, so an underestimate is harmless.
-    double lo = 0, hi = static_cast<double>(n2 - 1);
-    for (int d = 0; d < 3 && lo <= hi; ++d) {
-      const double edge_lo = p->nearest ? -0.5 : 0.0;
-      const double edge_hi = static_cast<double>(p->in_n[d] - 1) + (p->nearest ? 0.5 : 0.0);
-      if (step[d] == 0) {
-        if (!(base[d] >= edge_lo && base[d] <= edge_hi)) hi = lo - 1;
-        continue;
-      }
-      double t0 = (edge_lo - base[d]) / step[d], t1 = (edge_hi - base[d]) / step[d];
-      if (t0 > t1) std::swap(t0, t1);
-      lo = std::max(lo, std::ceil(t0));
-      hi = std::min(hi, std::floor(t1));
-    }
-    int64_t c_lo = 0, c_hi = -1;
-    if (lo <= hi) {
-      c_lo = static_cast<int64_t>(lo);
-      c_hi = static_cast<int64_t>(hi);
-      while (c_lo <= c_hi && !strictly_inside(base, step, c_lo)) ++c_lo;
-      while (c_hi >= c_lo && !strictly_inside(base, step, c_hi)) --c_hi;
-    }
-    if (c_lo > c_hi) c_lo = n2, c_hi = n2 - 1;
-    for (int64_t c = 0; c < c_lo; ++c) any(base, step, c, out + c * inner);
-    if (p->nearest) {
-      for (int64_t c = c_lo; c <= c_hi; ++c)
-        nearest(coord(base, step, 0, c), coord(base, step, 1, c), coord(base, step, 2, c), out + c * inner);
-    } else if (inner == 1) {
-      interior_scalar(base, step, c_lo, c_hi, out);
-    } else {
-      for (int64_t c = c_lo; c <= c_hi; ++c)
-        linear(coord(base, step, 0, c), coord(base, step, 1, c), coord(base, step, 2, c), out + c * inner);
-    }
-    for (int64_t c = c_hi + 1; c < n2; ++c) any(base, step, c, out + c * inner);
-  }
-
-  // The hot loop: one channel, every coordinate known to be inside.
-  void interior_scalar(const std::array<double, 3>& base, const std::array<double, 3>& step, int64_t c_lo,
-                       int64_t c_hi, T* out) const {
-    const int64_t n0 = p->in_n[0], n1 = p->in_n[1], n2 = p->in_n[2];
-    const int64_t m0 = std::max<int64_t>(n0 - 2, 0), m1 = std::max<int64_t>(n1 - 2, 0),
-                  m2 = std::max<int64_t>(n2 - 2, 0);
-    const int64_t s0 = stride[0], s1 = stride[1], s2 = stride[2];
-    const int64_t t0 = n0 > 1 ? s0 : 0, t1 = n1 > 1 ? s1 : 0, t2 = n2 > 1 ? s2 : 0;
-    const T* src = in;
-    for (int64_t c = c_lo; c <= c_hi; ++c) {
-      const double x0 = coord(base, step, 0, c), x1 = coord(base, step, 1, c), x2 = coord(base, step, 2, c);
-      const int64_t i0 = std::min(static_cast<int64_t>(x0), m0), i1 = std::min(static_cast<int64_t>(x1), m1),
-                    i2 = std::min(static_cast<int64_t>(x2), m2);
-      const double d0 = x0 - static_cast<double>(i0), d1 = x1 - static_cast<double>(i1),
-                   d2 = x2 - static_cast<double>(i2);
-      const T f0 = static_cast<T>(d0), f1 = static_cast<T>(d1), f2 = static_cast<T>(d2);
-      const T g0 = static_cast<T>(1.0 - d0), g1 = static_cast<T>(1.0 - d1), g2 = static_cast<T>(1.0 - d2);
-      const T* s = src + i0 * s0 + i1 * s1 + i2 * s2;
-      const T c00 = g2 * s[0] + f2 * s[t2];
-      const T c01 = g2 * s[t1] + f2 * s[t1 + t2];
-      const T c10 = g2 * s[t0] + f2 * s[t0 + t2];
-      const T c11 = g2 * s[t0 + t1] + f2 * s[t0 + t1 + t2];
-      const T e0 = g1 * c00 + f1 * c01;
-      const T e1 = g1 * c10 + f1 * c11;
-      out[c] = g0 * e0 + f0 * e1;
-    }
-  }
-};
+  VOXNN_CHECK(total <= kMaxVoxels, fn, ": spacing (", spacing[0], ", ", spacing[1], ", ", spacing[2], ") gives a grid (",
+              shape[0], ", ", shape[1], ", ", shape[2], ") that is too large (", total, " voxels)");
+  return shape;
+}
 
 }  // namespace detail
 
 // Resamples the three spatial dims of `data` (starting at `first_spatial_dim`: 0 for a Volume's
 // [i, j, k, ...], 1 for a channel-first [C, X, Y, Z]) from the grid `affine` onto the grid (shape,
 // target_affine). Other dims keep their sizes and are resampled independently. Contiguous result.
-template <Real T>
+// Any element type with mode "nearest" (labels: values copied; integer data needs padding "zeros",
+// "border" or "value" with an integer fill_value); trilinear needs float or double.
+template <Element T>
 Tensor<T> resample_tensor(const Tensor<T>& data, const io::Affine& affine, const std::array<int64_t, 3>& shape,
                           const io::Affine& target_affine, const ResampleOptions& options = {},
                           int first_spatial_dim = 0) {
@@ -288,45 +130,24 @@ Tensor<T> resample_tensor(const Tensor<T>& data, const io::Affine& affine, const
   VOXNN_CHECK(f >= 0 && f + 3 <= data.dim(), "resample: spatial dims ", f, "..", f + 2,
               " do not exist in data of shape ", data.shape());
   const std::array<int64_t, 3> in_n{data.size(f), data.size(f + 1), data.size(f + 2)};
-  const detail::ResamplePlan plan = detail::make_resample_plan(in_n, affine, shape, target_affine, options, "resample");
-  const Tensor<T> in = data.contiguous();
-  int64_t lead = 1, inner = 1;
-  for (int d = 0; d < f; ++d) lead *= in.size(d);
-  for (int d = f + 3; d < in.dim(); ++d) inner *= in.size(d);
-  Shape out_shape = in.shape();
-  for (int d = 0; d < 3; ++d) out_shape[f + d] = shape[d];
-  Tensor<T> out(out_shape);
-  if (out.numel() == 0) return out;
-  const int64_t in_vol = in_n[0] * in_n[1] * in_n[2] * inner;
-  const int64_t row = shape[2] * inner, rows = lead * shape[0] * shape[1];
-  const T* src = in.data();
-  T* dst = out.data();
-  parallel_for(0, rows, std::max<int64_t>(1, kParallelGrain / 8 / std::max<int64_t>(1, row)),
-               [&](int64_t r0, int64_t r1) {
-                 for (int64_t r = r0; r < r1; ++r) {
-                   const int64_t l = r / (shape[0] * shape[1]), a = (r / shape[1]) % shape[0], b = r % shape[1];
-                   const detail::ResampleRow<T> job{&plan, src + l * in_vol, inner,
-                                                    {in_n[1] * in_n[2] * inner, in_n[2] * inner, inner}};
-                   job.run(a, b, dst + r * row);
-                 }
-               });
-  return out;
+  const detail::SamplePlan plan = detail::make_resample_plan(in_n, affine, shape, target_affine, options, "resample");
+  return detail::sample_grid(data, f, plan, Tensor<T>(), "resample");
 }
 
 // Resamples `in` onto the grid (shape, target_affine); see the header comment for the field of view.
-template <Real T>
+template <Element T>
 io::Volume<T> resample_to_grid(const io::Volume<T>& in, const std::array<int64_t, 3>& shape,
                                const io::Affine& target_affine, const ResampleOptions& options = {}) {
   return {resample_tensor(in.data, in.affine, shape, target_affine, options, 0), target_affine};
 }
 
-template <Real T>
+template <Element T>
 io::Volume<T> resample_to_grid(const io::Volume<T>& in, const Grid& grid, const ResampleOptions& options = {}) {
   return resample_to_grid(in, grid.shape, grid.affine, options);
 }
 
 // Resamples `in` onto the voxel grid of `like` (its spatial shape and affine; its values are unused).
-template <Real T, Element U>
+template <Element T, Element U>
 io::Volume<T> resample_like(const io::Volume<T>& in, const io::Volume<U>& like, const ResampleOptions& options = {}) {
   return resample_to_grid(in, like.spatial_shape(), like.affine, options);
 }
@@ -376,7 +197,9 @@ inline Grid spacing_grid(const std::array<int64_t, 3>& shape, const io::Affine& 
     world[k] = affine.apply(p);
     for (int d = 0; d < 3; ++d) mn[d] = std::min(mn[d], corners[k][d]), mx[d] = std::max(mx[d], corners[k][d]);
   }
-  for (int d = 0; d < 3; ++d) g.shape[d] = static_cast<int64_t>(std::nearbyint(mx[d] - mn[d] + 1.0));
+  g.shape = detail::grid_shape({std::nearbyint(mx[0] - mn[0] + 1.0), std::nearbyint(mx[1] - mn[1] + 1.0),
+                               std::nearbyint(mx[2] - mn[2] + 1.0)},
+                              spacing, "resample_to_spacing");
   int origin_corner = -1;
   for (int k = 0; k < 8 && origin_corner < 0; ++k) {
     bool smallest = true;
@@ -402,7 +225,7 @@ inline Grid spacing_grid(const std::array<int64_t, 3>& shape, const io::Affine& 
 // Resamples `in` to the voxel size `spacing` (mm), keeping its orientation and world extent
 // (spacing_grid: MONAI Spacing's grid). Pass padding = "border" for MONAI Spacing's values at the far
 // planes; the default "nan" marks them when they fall outside the input's field of view.
-template <Real T>
+template <Element T>
 io::Volume<T> resample_to_spacing(const io::Volume<T>& in, const std::array<double, 3>& spacing,
                                   const ResampleOptions& options = {}) {
   return resample_to_grid(in, spacing_grid(in.spatial_shape(), in.affine, spacing), options);
@@ -430,13 +253,15 @@ inline Grid output_grid(const std::array<int64_t, 3>& shape, const io::Affine& a
   }
   Grid g;
   g.affine = io::Affine::from_spacing(spacing, mn);
-  for (int d = 0; d < 3; ++d) g.shape[d] = static_cast<int64_t>(std::ceil((mx[d] - mn[d]) / spacing[d])) + 1;
+  g.shape = detail::grid_shape({std::ceil((mx[0] - mn[0]) / spacing[0]) + 1, std::ceil((mx[1] - mn[1]) / spacing[1]) + 1,
+                               std::ceil((mx[2] - mn[2]) / spacing[2]) + 1},
+                              spacing, "resample_to_output");
   return g;
 }
 
 // Resamples `in` onto output_grid(its shape, its affine, spacing): nibabel resample_to_output (whose
 // defaults are trilinear and padding "value" 0; here the padding is the options').
-template <Real T>
+template <Element T>
 io::Volume<T> resample_to_output(const io::Volume<T>& in, const std::array<double, 3>& spacing = {1, 1, 1},
                                  const ResampleOptions& options = {}) {
   return resample_to_grid(in, output_grid(in.spatial_shape(), in.affine, spacing), options);

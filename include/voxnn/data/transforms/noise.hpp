@@ -89,10 +89,12 @@ struct RandRicianNoise {
     detail::check_prob(prob, op);
     VOXNN_CHECK(std >= 0 && std::isfinite(std) && std::isfinite(mean), op, ": mean ", mean, " and std ", std,
                 " must be finite with std >= 0");
+    const int64_t channels = channel_wise ? s.image.size(0) : 1, n = channels > 0 ? s.image.numel() / channels : 0;
+    VOXNN_CHECK(!relative || n >= 2, op, ": relative needs the standard deviation of at least 2 voxels per ",
+                channel_wise ? "channel" : "image", ", got ", n);
     if (!detail::draws(gen).bernoulli(prob)) return;
     const Tensor<T> in = s.image.contiguous();
     Tensor<T> out(in.shape());
-    const int64_t channels = channel_wise ? in.size(0) : 1, n = in.numel() / channels;
     for (int64_t c = 0; c < channels; ++c) {
       const T* x = in.data() + c * n;
       T* y = out.data() + c * n;

@@ -45,27 +45,27 @@ inline io::Affine monai_affine(const std::array<double, 3>& rotate, const std::a
 }
 
 // The voxel-index map s = A (p - c) + c of a centred matrix A on a grid of size n.
-inline IndexMap centred_index_map(const io::Affine& a, const Size3& n) {
-  IndexMap m{};
+inline io::Affine centred_index_map(const io::Affine& a, const Size3& n) {
+  io::Affine m;
   for (int r = 0; r < 3; ++r) {
     double t = a.m[r][3] + (static_cast<double>(n[r]) - 1) / 2;
     for (int k = 0; k < 3; ++k) {
-      m[r][k] = a.m[r][k];
+      m.m[r][k] = a.m[r][k];
       t -= a.m[r][k] * (static_cast<double>(n[k]) - 1) / 2;
     }
-    m[r][3] = t;
+    m.m[r][3] = t;
   }
   return m;
 }
 
 // Resamples image (mode) and label (nearest) through the map and an optional displacement field.
 template <class T>
-void resample_sample(Sample<T>& s, const IndexMap& m, const Tensor<T>& disp, const std::string& mode,
+void resample_sample(Sample<T>& s, const io::Affine& m, const Tensor<T>& disp, const std::string& mode,
                      const std::string& padding_mode, const char* op) {
-  const WarpMode md = parse_warp_mode(mode, op);
-  const WarpPadding pd = parse_warp_padding(padding_mode, op);
-  s.image = resample(s.image, m, disp, md, pd);
-  if (s.label) s.label = resample(*s.label, m, disp, WarpMode::nearest, pd);
+  const bool nearest = parse_warp_mode(mode, op);
+  const SamplePadding pd = parse_warp_padding(padding_mode, op);
+  s.image = warp(s.image, m, disp, nearest, pd, op);
+  if (s.label) s.label = warp(*s.label, m, disp, true, pd, op);
 }
 
 inline void check_finite(const double* v, int n, const char* op, const char* what) {
