@@ -1,14 +1,14 @@
 #!/usr/bin/python3
-"""Writes the fuzz seed corpora: tests/fuzz/corpus/{safetensors,nifti}/.
+"""Writes the safetensors fuzz seed corpus: tests/fuzz/corpus/safetensors/. (The NIfTI seeds are
+written at test time by make_nifti_seeds.cpp with voxnn's own writer: no volume files are committed.)
 
     /usr/bin/python3 tests/fuzz/make_corpus.py [CORPUS_DIR]
 
-Needs only Debian's python3 with numpy (struct, gzip and json are in the standard library). The
-output is deterministic (gzip members carry mtime 0), so rerunning it leaves a clean git diff. Each
+Needs only Debian's python3 with numpy (struct and json are in the standard library). The
+output is deterministic, so rerunning it leaves a clean git diff. Each
 corpus holds small valid files (the shapes a fuzzer should mutate from) and hostile ones (the
 mistakes and attacks a reader must turn into a voxnn::Error); every file stays under a few KB.
 """
-import gzip
 import json
 import os
 import struct
@@ -152,220 +152,6 @@ def safetensors_seeds():
     return {k + ".safetensors": v for k, v in seeds.items()}
 
 
-# ---- NIfTI -------------------------------------------------------------------------------------
-
-NIFTI_TYPES = {  # numpy dtype char -> (NIfTI datatype code, bitpix)
-    "u1": (2, 8), "i2": (4, 16), "i4": (8, 32), "f4": (16, 32), "f8": (64, 64), "i1": (256, 8),
-    "u2": (512, 16), "u4": (768, 32), "i8": (1024, 64), "u8": (1280, 64),
-}
-
-
-def nifti1_header(shape, code, bitpix, endian="<", vox_offset=352.0, pixdim=(1, 1, 1, 1), slope=0.0,
-                  inter=0.0, qform=0, sform=1, quat=(0.0, 0.0, 0.0), qoffset=(0.0, 0.0, 0.0),
-                  srows=((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0)), qfac=1.0, magic=b"n+1\0",
-                  sizeof_hdr=348, dims=None, descrip=b"voxnn fuzz seed"):
-    """348 bytes of NIfTI-1 header. dims overrides dim[0..7] verbatim (for hostile values)."""
-    e = endian
-    h = bytearray(348)
-    struct.pack_into(e + "i", h, 0, sizeof_hdr)
-    h[38] = ord("r")
-    d = list(dims) if dims is not None else [len(shape)] + list(shape) + [1] * (7 - len(shape))
-    struct.pack_into(e + "8h", h, 40, *d)
-    struct.pack_into(e + "hh", h, 70, code, bitpix)
-    pd = [qfac] + list(pixdim) + [1.0] * (7 - len(pixdim))
-    struct.pack_into(e + "8f", h, 76, *pd)
-    struct.pack_into(e + "fff", h, 108, vox_offset, slope, inter)
-    h[123] = 2 | 8  # mm, seconds
-    h[148:148 + len(descrip)] = descrip
-    struct.pack_into(e + "hh", h, 252, qform, sform)
-    struct.pack_into(e + "6f", h, 256, *quat, *qoffset)
-    for r, row in enumerate(srows):
-        struct.pack_into(e + "4f", h, 280 + 16 * r, *row)
-    h[344:348] = magic
-    return bytes(h)
-
-
-def nifti2_header(shape, code, bitpix, endian="<", vox_offset=544, pixdim=(1, 1, 1, 1), slope=0.0,
-                  inter=0.0, qform=0, sform=1, quat=(0.0, 0.0, 0.0), qoffset=(0.0, 0.0, 0.0),
-                  srows=((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0)), qfac=1.0, dims=None,
-                  magic=b"n+2\0\r\n\x1a\n"):
-    """540 bytes of NIfTI-2 header."""
-    e = endian
-    h = bytearray(540)
-    struct.pack_into(e + "i", h, 0, 540)
-    h[4:12] = magic
-    struct.pack_into(e + "hh", h, 12, code, bitpix)
-    d = list(dims) if dims is not None else [len(shape)] + list(shape) + [1] * (7 - len(shape))
-    struct.pack_into(e + "8q", h, 16, *d)
-    pd = [qfac] + list(pixdim) + [1.0] * (7 - len(pixdim))
-    struct.pack_into(e + "8d", h, 104, *pd)
-    struct.pack_into(e + "qdd", h, 168, vox_offset, slope, inter)
-    h[240:255] = b"voxnn fuzz seed"
-    struct.pack_into(e + "ii", h, 344, qform, sform)
-    struct.pack_into(e + "6d", h, 352, *quat, *qoffset)
-    for r, row in enumerate(srows):
-        struct.pack_into(e + "4d", h, 400 + 32 * r, *row)
-    struct.pack_into(e + "ii", h, 496, 0, 2 | 8)
-    return bytes(h)
-
-
-def extension(code, payload, endian="<"):
-    """One header extension: esize (a multiple of 16, including its 8 bytes), ecode, payload."""
-    size = 8 + len(payload)
-    size += -size % 16
-    return struct.pack(endian + "ii", size, code) + payload + b"\0" * (size - 8 - len(payload))
-
-
-def voxels(arr, endian="<"):
-    """The file's data block: i fastest (Fortran order), in the given byte order."""
-    a = np.asarray(arr)
-    return np.asfortranarray(a.astype(a.dtype.newbyteorder(endian))).tobytes(order="F")
-
-
-def nifti1(arr, endian="<", ext=b"", **kw):
-    a = np.asarray(arr)
-    code, bitpix = NIFTI_TYPES[a.dtype.str[1:]]
-    extender = b"\1\0\0\0" if ext else b"\0\0\0\0"
-    off = 348 + 4 + len(ext)
-    kw.setdefault("vox_offset", float(off))
-    return nifti1_header(a.shape, code, bitpix, endian, **kw) + extender + ext + voxels(a, endian)
-
-
-def nifti2(arr, endian="<", ext=b"", **kw):
-    a = np.asarray(arr)
-    code, bitpix = NIFTI_TYPES[a.dtype.str[1:]]
-    extender = b"\1\0\0\0" if ext else b"\0\0\0\0"
-    kw.setdefault("vox_offset", 540 + 4 + len(ext))
-    return nifti2_header(a.shape, code, bitpix, endian, **kw) + extender + ext + voxels(a, endian)
-
-
-def gz(raw):
-    return gzip.compress(raw, compresslevel=9, mtime=0)
-
-
-def nifti_seeds():
-    rng = np.random.default_rng(7)
-    f32 = rng.standard_normal((4, 3, 2)).astype(np.float32)
-    f32[0, 0, 0] = np.nan
-    i16 = np.arange(-12, 12, dtype=np.int16).reshape(2, 3, 4)
-    u8_4d = np.arange(24, dtype=np.uint8).reshape(2, 2, 2, 3)
-    f64 = np.linspace(-1, 1, 8).reshape(2, 2, 2)
-    oblique = ((0.9, -0.1, 0.0, -10.0), (0.1, 0.9, 0.2, 5.0), (0.0, -0.2, 1.1, 3.0))
-    seeds = {
-        "n1_f32_sform.nii": nifti1(f32, pixdim=(2.0, 2.5, 3.0), srows=oblique, qform=1,
-                                   quat=(0.0, 0.0, 0.0), qoffset=(-10.0, 5.0, 3.0)),
-        "n1_i16_scaled_qform.nii": nifti1(i16, slope=2.0, inter=-1.0, qform=1, sform=0,
-                                          quat=(0.1, -0.2, 0.3), qoffset=(1.0, 2.0, 3.0), qfac=-1.0),
-        "n1_u8_4d.nii": nifti1(u8_4d, pixdim=(1.0, 1.0, 1.0, 0.5)),
-        "n1_f64_bigendian.nii": nifti1(f64, endian=">", sform=2, qform=1, quat=(0.0, 0.0, 1.0)),
-        "n1_i16_bigendian_scaled.nii": nifti1(i16, endian=">", slope=0.5, inter=10.0),
-        "n1_with_extension.nii": nifti1(f64.astype(np.float32), ext=extension(6, b'{"comment": "seed"}')
-                                        + extension(4, b"\x01\x02\x03")),
-        "n1_f32.nii.gz": gz(nifti1(f32)),
-        "n1_bigendian_ext.nii.gz": gz(nifti1(i16, endian=">", ext=extension(6, b"abc", ">"))),
-        "n1_5d.nii": nifti1(np.arange(16, dtype=np.float32).reshape(2, 2, 2, 1, 2)),
-        "n1_2d.nii": nifti1(np.arange(6, dtype=np.uint16).reshape(3, 2)),
-        "n1_1d_i8.nii": nifti1(np.array([-128, 0, 127], dtype=np.int8)),
-        "n1_i32.nii": nifti1(np.array([[[-(2**31), 2**31 - 1]]], dtype=np.int32)),
-        "n1_u32.nii": nifti1(np.array([[[0, 2**32 - 1]]], dtype=np.uint32)),
-        "n1_i64.nii": nifti1(np.array([[[-(2**63), 2**62]]], dtype=np.int64)),
-        "n1_u64.nii": nifti1(np.array([[[0, 2**64 - 1]]], dtype=np.uint64)),
-        "n1_vox_offset_gap.nii": nifti1(f64, vox_offset=400.0)[:352] + b"\0" * 48 + voxels(f64),
-        "n1_no_transform.nii": nifti1(i16, qform=0, sform=0),
-        "n2_f32.nii": nifti2(f32, srows=oblique, qform=1, quat=(0.0, 0.0, 0.0)),
-        "n2_i16_bigendian.nii": nifti2(i16, endian=">", slope=3.0, sform=0, qform=1, quat=(0.5, 0.5, 0.5)),
-        "n2_u8_4d_ext.nii": nifti2(u8_4d, ext=extension(40, b"nifti2 ext")),
-        "n2_f64.nii.gz": gz(nifti2(f64, qform=2, sform=0, qfac=-1.0)),
-        "n2_bigendian.nii.gz": gz(nifti2(f32, endian=">")),
-    }
-
-    ok1 = nifti1(f32)
-    ok2 = nifti2(f32)
-    hdr1 = ok1[:348]
-    data1 = ok1[352:]
-
-    def patch(raw, offset, fmt, *values):
-        b = bytearray(raw)
-        struct.pack_into(fmt, b, offset, *values)
-        return bytes(b)
-
-    bomb_zeros = b"\0" * (4 << 20)  # 4 MiB of zeros compress to ~4 KiB
-    hostile = {
-        "trunc_header.nii": ok1[:100],
-        "trunc_header2.nii": ok2[:300],
-        "trunc_data.nii": ok1[:-5],
-        "trunc_extender.nii": ok1[:350],
-        "empty.nii": b"",
-        "sizeof_hdr_wrong.nii": patch(ok1, 0, "<i", 349),
-        "sizeof_hdr_swapped_wrong.nii": patch(ok1, 0, ">i", 347),
-        "bad_magic.nii": ok1[:344] + b"xyz\0" + ok1[348:],
-        "pair_magic.nii": ok1[:344] + b"ni1\0" + ok1[348:],
-        "n2_bad_magic.nii": ok2[:4] + b"n+2\0\n\r\x1a\n" + ok2[12:],
-        "dims_huge.nii": nifti1_header((), 16, 32, dims=(3, 32767, 32767, 32767, 1, 1, 1, 1)) + b"\0" * 68,
-        "dims_negative.nii": nifti1_header((), 16, 32, dims=(3, -4, 3, 2, 1, 1, 1, 1)) + b"\0" * 100,
-        "dims_zero.nii": nifti1_header((), 16, 32, dims=(3, 0, 3, 2, 1, 1, 1, 1)) + b"\0" * 4,
-        "dim0_zero.nii": nifti1_header((), 16, 32, dims=(0, 4, 3, 2, 1, 1, 1, 1)) + b"\0" * 100,
-        "dim0_eight.nii": nifti1_header((), 16, 32, dims=(8, 1, 1, 1, 1, 1, 1, 1)) + b"\0" * 8,
-        "dim0_negative.nii": nifti1_header((), 16, 32, dims=(-1, 4, 3, 2, 1, 1, 1, 1)) + b"\0" * 100,
-        "dims_unused_garbage.nii": nifti1_header((), 16, 32, dims=(3, 4, 3, 2, -7, 32767, 0, -1)) + b"\0" * 100,
-        "n2_dims_overflow.nii": nifti2_header((), 16, 32, dims=(3, 2**31, 2**31, 2**31, 1, 1, 1, 1)) + b"\0" * 8,
-        "n2_dims_int64_max.nii": nifti2_header((), 64, 64, dims=(3, 2**63 - 1, 2, 1, 1, 1, 1, 1)) + b"\0" * 8,
-        "n2_dims_negative.nii": nifti2_header((), 16, 32, dims=(3, -(2**63), 1, 1, 1, 1, 1, 1)) + b"\0" * 8,
-        "vox_offset_negative.nii": patch(ok1, 108, "<f", -352.0),
-        "vox_offset_inside_header.nii": patch(ok1, 108, "<f", 12.0),
-        "vox_offset_huge.nii": patch(ok1, 108, "<f", 1e30),
-        "vox_offset_nan.nii": patch(ok1, 108, "<f", float("nan")),
-        "vox_offset_inf.nii": patch(ok1, 108, "<f", float("inf")),
-        "vox_offset_fraction.nii": patch(ok1, 108, "<f", 352.5),
-        "vox_offset_past_end.nii": patch(ok1, 108, "<f", 4096.0),
-        "n2_vox_offset_negative.nii": patch(ok2, 168, "<q", -(2**63)),
-        "n2_vox_offset_huge.nii": patch(ok2, 168, "<q", 2**62),
-        "datatype_unknown.nii": patch(ok1, 70, "<hh", 9999, 32),
-        "datatype_float128.nii": patch(ok1, 70, "<hh", 1536, 128),
-        "datatype_complex64.nii": patch(ok1, 70, "<hh", 32, 64),
-        "datatype_rgb24.nii": patch(ok1, 70, "<hh", 128, 24),
-        "datatype_binary.nii": patch(ok1, 70, "<hh", 1, 1),
-        "bitpix_mismatch.nii": patch(ok1, 70, "<hh", 16, 64),
-        "ext_esize_zero.nii": hdr1 + b"\1\0\0\0" + struct.pack("<ii", 0, 6) + b"\0" * 8 + data1,
-        "ext_esize_negative.nii": patch(hdr1, 108, "<f", 368.0) + b"\1\0\0\0"
-        + struct.pack("<ii", -16, 6) + b"\0" * 8 + data1,
-        "ext_esize_past_offset.nii": patch(hdr1, 108, "<f", 368.0) + b"\1\0\0\0"
-        + struct.pack("<ii", 4096, 6) + b"\0" * 8 + data1,
-        "ext_esize_odd.nii": patch(hdr1, 108, "<f", 368.0) + b"\1\0\0\0"
-        + struct.pack("<ii", 13, 6) + b"\0" * 8 + data1,
-        "ext_esize_int_max.nii": patch(hdr1, 108, "<f", 368.0) + b"\1\0\0\0"
-        + struct.pack("<ii", 2**31 - 16, 6) + b"\0" * 8 + data1,
-        "ext_truncated.nii": patch(hdr1, 108, "<f", 400.0) + b"\1\0\0\0" + struct.pack("<ii", 48, 6),
-        "scl_slope_nan.nii": patch(ok1, 112, "<ff", float("nan"), 0.0),
-        "scl_slope_inf.nii": patch(ok1, 112, "<ff", float("inf"), float("-inf")),
-        "pixdim_weird.nii": patch(ok1, 76, "<8f", 7.0, 0.0, -1.0, float("nan"), float("inf"), 0, 0, 0),
-        "quatern_not_unit.nii": patch(patch(ok1, 252, "<hh", 1, 0), 256, "<3f", 0.9, 0.9, 0.9),
-        "quatern_nan.nii": patch(patch(ok1, 252, "<hh", 1, 0), 256, "<3f", float("nan"), 0.0, 0.0),
-        "sform_nan.nii": patch(ok1, 280, "<4f", float("nan"), float("inf"), 0.0, 1.0),
-        "sform_singular.nii": patch(ok1, 280, "<12f", *([0.0] * 12)),
-        "xform_codes_weird.nii": patch(ok1, 252, "<hh", -3, 32767),
-        "gz_truncated.nii.gz": gz(ok1)[:-20],
-        "gz_trunc_header.nii.gz": gz(ok1)[:40],
-        "gz_bad_crc.nii.gz": gz(ok1)[:-8] + b"\xde\xad\xbe\xef" + gz(ok1)[-4:],
-        "gz_bad_isize.nii.gz": gz(ok1)[:-4] + struct.pack("<I", 7),
-        "gz_two_members.nii.gz": gz(ok1[:200]) + gz(ok1[200:]),
-        "gz_magic_only.nii.gz": b"\x1f\x8b",
-        "gz_empty_member.nii.gz": gz(b""),
-        "gz_bad_method.nii.gz": b"\x1f\x8b\x07\x00" + gz(ok1)[4:],
-        "gz_bomb_small_dims.nii.gz": gz(nifti1(np.zeros((2, 2, 2), np.uint8)) + bomb_zeros),
-        "gz_bomb_big_dims.nii.gz": gz(nifti1_header((), 16, 32, dims=(3, 1024, 1024, 1024, 1, 1, 1, 1))
-                                      + b"\0" * 4 + bomb_zeros),
-        "gz_big_dims_short_stream.nii.gz": gz(nifti1_header((), 64, 64, dims=(3, 32767, 32767, 32767, 1, 1, 1, 1))
-                                              + b"\0" * 64),
-        "gz_n2_huge_dims.nii.gz": gz(nifti2_header((), 16, 32, dims=(3, 2**20, 2**20, 2**20, 1, 1, 1, 1))
-                                     + b"\0" * 4 + b"\0" * 1000),
-        "gz_trailing_garbage.nii.gz": gz(ok1) + b"garbage after the member",
-    }
-    for name, raw in hostile.items():
-        seeds["hostile_" + name] = raw
-    return seeds
-
-
 def write(outdir, files):
     os.makedirs(outdir, exist_ok=True)
     for old in os.listdir(outdir):
@@ -380,7 +166,6 @@ def write(outdir, files):
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
     write(os.path.join(root, "safetensors"), safetensors_seeds())
-    write(os.path.join(root, "nifti"), nifti_seeds())
 
 
 if __name__ == "__main__":
