@@ -1,6 +1,7 @@
 # Fuzzing in ctest (included from tests/CMakeLists.txt). When clang++-14 with libFuzzer works:
 #   io.fuzz_build        configures and builds the clang sub-project tests/fuzz into <build>/tests/fuzz
-#   io.fuzz_<reader>     runs fuzz_<reader> for VOXNN_FUZZ_SECONDS on a copy of corpus/<reader>
+#   io.fuzz_<reader>     runs fuzz_<reader> for VOXNN_FUZZ_SECONDS on a copy of corpus/<reader> plus the
+#                        seeds make_<reader>_seeds writes at test time (NIfTI)
 # All are labelled io and fuzz, so `ctest -L io -LE fuzz` skips the minute-long runs.
 option(VOXNN_FUZZ "Add the io.fuzz_* tests when clang++-14 with libFuzzer is found" ON)
 if(NOT VOXNN_FUZZ)
