@@ -1,6 +1,6 @@
 #pragma once
-// Data: physical space (orientation, resampling), transforms, datasets and
-// the prefetching loader, sliding-window inference, phantoms, k-space masks and MRI / PET simulators.
+// Data: physical space (orientation, resampling), transforms, datasets and the prefetching loader,
+// sliding-window inference, Otsu thresholds, phantoms, k-space masks and MRI / PET simulators.
 #include "voxnn/data/dataset.hpp"
 #include "voxnn/data/kspace_mask.hpp"
 #include "voxnn/data/loader.hpp"
@@ -11,4 +11,5 @@
 #include "voxnn/data/resample.hpp"
 #include "voxnn/data/sample.hpp"
 #include "voxnn/data/sliding_window.hpp"
+#include "voxnn/data/threshold.hpp"
 #include "voxnn/data/transforms.hpp"
