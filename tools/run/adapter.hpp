@@ -15,6 +15,7 @@
 //                auto [moved, flow] = net.register_pair(...);
 //                return run::Outputs<T>{{"moved", moved.value()}, {"flow", flow.value()}};
 //              });
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <sstream>
@@ -108,6 +109,18 @@ class ModelCall {
     if (!has_input(name)) fail("missing tensor '", name, "' in the input file");
     if (is_floating(inputs_.entry(name).dtype)) return ops::ne(inputs_.get<T>(name), T(0));
     return ops::ne(inputs_.get<int64_t>(name), int64_t{0});
+  }
+
+  // A scalar integer argument (fastMRI's num_low_frequencies), or nullopt when absent: an integer
+  // tensor (what torch saves for a Python int), or a real one holding an integer.
+  std::optional<int64_t> integer_scalar(std::string_view name) const {
+    if (!has_input(name)) return std::nullopt;
+    const io::TensorEntry& e = inputs_.entry(name);
+    if (e.numel() != 1) fail("tensor '", name, "' has shape ", e.shape, "; expected one integer");
+    if (!is_floating(e.dtype)) return inputs_.get<int64_t>(name).item();
+    const double v = inputs_.get<double>(name).item();
+    if (!(std::abs(v) < 9e15) || v != std::floor(v)) fail("tensor '", name, "' must hold an integer, got ", v);
+    return static_cast<int64_t>(v);
   }
 
   // ---- weights ----
