@@ -5,6 +5,7 @@
 //   voxnn slices      a PNG montage of a volume's orthogonal slices (io/slices.cpp)
 //   voxnn resample    a volume resampled to a spacing or onto another volume's grid (io/resample.cpp)
 //   voxnn op NAME     runs one torch.nn.functional operator on named tensors (op/op.hpp)
+//   voxnn run MODEL   runs a model of the zoo on weights exported from its reference (run/run.hpp)
 // New subcommands go into `commands` below.
 #include <Eigen/Core>
 
@@ -16,6 +17,7 @@
 
 #include "io/io_commands.hpp"
 #include "op/op.hpp"
+#include "run/run.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -73,6 +75,9 @@ int usage(FILE* out) {
                "       voxnn op NAME --config CONFIG.json --input IN.safetensors --output OUT.safetensors "
                "[--backward]\n"
                "       voxnn op --list\n"
+               "       voxnn run MODEL --config CONFIG.json --weights W.safetensors --input IN.safetensors "
+               "--output OUT.safetensors\n"
+               "       voxnn run --list\n"
                "`voxnn COMMAND --help` describes a command.\n");
   return out == stdout ? 0 : 2;
 }
@@ -90,6 +95,7 @@ int main(int argc, char** argv) {
       {"slices", voxnn::tools::slices_command},
       {"resample", voxnn::tools::resample_command},
       {"op", voxnn::tools::op_command},
+      {"run", voxnn::tools::run_command},
   };
   if (argc < 2) return usage(stderr);
   const std::string_view arg = argv[1];

@@ -7,6 +7,8 @@
 #include "voxnn/io/io.hpp"
 #include "voxnn/data/data.hpp"
 #include "voxnn/losses/losses.hpp"
+#include "voxnn/metrics/metrics.hpp"
+#include "voxnn/models/models.hpp"
 #include "voxnn/optim/optim.hpp"
 #include "voxnn/train/train.hpp"
 #include "voxnn/viz/viz.hpp"
