@@ -28,7 +28,9 @@ Groups (--only): core (voxnn_bench_core), autograd (voxnn_bench_autograd), ops (
 unet (voxnn_bench_unet), imaging (every voxnn_bench_imaging_<x> with its PyTorch side in
 bench/pytorch_imaging_<x>.py), data (voxnn_bench_data_<x> and voxnn_bench_io_<x> against bench/pytorch_data_<x>.py
 and pytorch_io_<x>.py: PyTorch, and MONAI, scipy or nibabel when importable, e.g. under the reference venv's
-interpreter); all by default. PyTorch's conv3d path per shape is read from its profiler and
+interpreter), models (voxnn_bench_losses and voxnn_bench_metrics against bench/pytorch_losses.py and
+pytorch_metrics.py: voxelmorph's NCC, MONAI's DiceCELoss and Hausdorff distance, fastMRI's SSIM loss,
+scikit-image's SSIM, when importable); all by default. PyTorch's conv3d path per shape is read from its profiler and
 printed; torch.mkldnn_convolution (oneDNN forced) is timed as a reference column.
 A target that is not met is printed as MISS, and listed again under the table.
 Needs PyTorch; when it cannot be imported the script re-executes itself with /usr/bin/python3 (Debian's
@@ -93,7 +95,7 @@ IMAGING_LABELS = {
     "fft3_128_fwd": "3-D FFT, 128^3 complex64",
     "gru_fwdbwd_T128_B8_I256_H128": "GRU fwd+bwd T=128 B=8 I=256 H=128",
 }
-GROUPS = ("core", "autograd", "ops", "unet", "imaging", "data")
+GROUPS = ("core", "autograd", "ops", "unet", "imaging", "data", "models")
 
 
 def conv_tag(shape):
@@ -108,7 +110,7 @@ def conv_flops(shape):
 
 # ---- voxnn side ------------------------------------------------------------------------------------------
 # Groups made of pairs: voxnn_bench_<stem> against bench/pytorch_<stem>.py, stems by prefix.
-PAIRED_GROUPS = {"imaging": ("imaging_",), "data": ("data_", "io_")}
+PAIRED_GROUPS = {"imaging": ("imaging_",), "data": ("data_", "io_"), "models": ("losses", "metrics")}
 
 
 def paired_modules(group):
