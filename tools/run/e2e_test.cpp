@@ -52,7 +52,12 @@ TensorFile subset(const TensorFile& file, const std::string& prefix) {
   return out;
 }
 
-std::string quoted(const fs::path& p) { return "\"" + p.string() + "\""; }
+// appended piece by piece: GCC 12 warns (falsely, -Wrestrict) on "literal" + std::string chains
+std::string quoted(const fs::path& p) {
+  std::string out = "\"";
+  out.append(p.string()).append("\"");
+  return out;
+}
 
 // Runs one case through the binary and compares every output with the case's float32 tolerance.
 void check_case(const std::string& tool, const fs::path& case_path, const fs::path& work) {
