@@ -15,6 +15,7 @@
 
 #include "run/run.hpp"
 #include "support/model_case.hpp"
+#include "voxnn/core/factory.hpp"
 
 using namespace voxnn;
 using nlohmann::json;
