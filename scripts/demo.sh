@@ -10,7 +10,7 @@ source "$root/scripts/lib/deps.sh"
 build=${BUILD_DIR:-$root/build}
 out=${VOXNN_OUT:-$root/out}
 read -ra extra <<<"${CMAKE_ARGS:-}"
-read -ra examples <<<"${VOXNN_DEMO_EXAMPLES:-segmentation mri_reconstruction pet_reconstruction}"
+read -ra examples <<<"${VOXNN_DEMO_EXAMPLES:-segmentation registration mri_reconstruction pet_reconstruction}"
 
 voxnn_phase dependencies voxnn_install_deps
 voxnn_phase configure cmake -S "$root" -B "$build" "${extra[@]}"
