@@ -216,6 +216,25 @@ double dot(const Tensor<double>& a, const Tensor<double>& b) { return ops::sum(o
 
 }  // namespace
 
+TEST_CASE("conv3d's weight gradient does not depend on the thread count or the thread that ran a chunk",
+          "[ops][conv]") {
+  // Large enough to run in parallel over several chunks of positions: each slot of chunks sums on
+  // its own, so 1, 2 and 3 threads (and two runs on 2) give the same bits.
+  manual_seed(3);
+  const Tensor<float> x = randn<float>({2, 4, 24, 24, 24}), w = randn<float>({8, 4, 3, 3, 3});
+  const ops::ConvParams<3> p{.stride = {1, 1, 1}, .pad_left = {1, 1, 1}, .pad_right = {1, 1, 1}, .dilation = {1, 1, 1}};
+  const Tensor<float> g = randn<float>(ops::conv_forward<3>(x, w, Tensor<float>(), p).shape());
+  const int saved = num_threads();
+  set_num_threads(1);
+  const std::vector<float> one = ops::conv_weight_grad<3>(x, g, w.shape(), p).to_vector();
+  for (const int threads : {2, 3, 2}) {
+    INFO("threads " << threads);
+    set_num_threads(threads);
+    CHECK(ops::conv_weight_grad<3>(x, g, w.shape(), p).to_vector() == one);
+  }
+  set_num_threads(saved);
+}
+
 TEST_CASE("conv3d on volumes with many tiles matches direct loops, and its adjoints are adjoint",
           "[ops][conv]") {
   struct Case {

@@ -410,29 +410,34 @@ Tensor<T> conv_weight_grad(const Tensor<T>& input, const Tensor<T>& grad_output,
   const Tensor<T> gybuf = empty<T>(Shape{g.out_channels * gy_stride});
   const std::array<int64_t, 3> zero{0, 0, 0}, one{1, 1, 1};
 
-  // Sums per group as [t][co][ci] (co within the group), one set per thread, added up at the end.
+  // Sums per group as [t][co][ci] (co within the group), one set per slot of consecutive chunks, added
+  // up at the end in slot order. Slots, not threads, own the sums, so that the result does not depend
+  // on which thread ran which chunk: training is reproducible (up to 8 threads, bit for bit).
   const int64_t group_block = taps * cout_g * cin_g;
   const auto partial_size = static_cast<std::size_t>(g.groups * group_block);
-  std::vector<T> partials(partial_size * static_cast<std::size_t>(num_threads()), T(0));
   constexpr int64_t kChunk = 2048;  // positions per task: long enough to hide the final horizontal sums
+  const int64_t chunks = (positions + kChunk - 1) / kChunk;
+  const int64_t slots = std::min<int64_t>(chunks, std::max(8, num_threads()));
+  std::vector<T> partials(partial_size * static_cast<std::size_t>(slots), T(0));
   for (int64_t n = 0; n < g.batch; ++n) {
     phase_split(x.data() + n * g.in_channels * g.in_volume(), g.in_channels, g.in, g.pad, g.stride, L.phase_dims,
                 xbuf.data(), L.phase_stride, L.channel_stride, extent);
     phase_split(gy.data() + n * g.out_channels * g.out_volume(), g.out_channels, g.out, zero, one, grid, gybuf.data(),
                 positions, gy_stride, g.out_channels * gy_stride);
-    auto chunk = [&](int64_t c) {
-      T* part = partials.data() + static_cast<std::size_t>(thread_index()) * partial_size;
-      const int64_t q0 = c * kChunk, len = std::min(kChunk, positions - q0);
-      for (int64_t grp = 0; grp < g.groups; ++grp)
-        backend::cpu::tap_conv_weight_grad<T>(gybuf.data() + grp * cout_g * gy_stride + q0, gy_stride, cout_g,
-                                              xbuf.data() + grp * cin_g * L.channel_stride + q0, L.channel_stride,
-                                              cin_g, L.offsets, len, part + grp * group_block);
+    auto slot = [&](int64_t sl) {
+      T* part = partials.data() + static_cast<std::size_t>(sl) * partial_size;
+      for (int64_t c = chunks * sl / slots; c < chunks * (sl + 1) / slots; ++c) {
+        const int64_t q0 = c * kChunk, len = std::min(kChunk, positions - q0);
+        for (int64_t grp = 0; grp < g.groups; ++grp)
+          backend::cpu::tap_conv_weight_grad<T>(gybuf.data() + grp * cout_g * gy_stride + q0, gy_stride, cout_g,
+                                                xbuf.data() + grp * cin_g * L.channel_stride + q0, L.channel_stride,
+                                                cin_g, L.offsets, len, part + grp * group_block);
+      }
     };
-    const int64_t chunks = (positions + kChunk - 1) / kChunk;
     if (2 * positions * cout_g * cin_g * taps * g.groups < (int64_t{1} << 21))
-      for (int64_t c = 0; c < chunks; ++c) chunk(c);
+      for (int64_t sl = 0; sl < slots; ++sl) slot(sl);
     else
-      parallel_for_each_dynamic(0, chunks, chunk);
+      parallel_for_each_dynamic(0, slots, slot);
   }
   std::vector<T> total(partial_size, T(0));
   for (std::size_t k = 0; k < partials.size(); ++k) total[k % partial_size] += partials[k];
