@@ -15,21 +15,11 @@
 #include "voxnn/optim/adam.hpp"
 
 using namespace voxnn;
+using test::state_keys;
+using test::weight_keys;
 using models::ResnetGenerator;
 
 namespace {
-
-template <class M>
-std::vector<std::string> state_keys(const M& m) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : m.state_dict()) out.push_back(k);
-  return out;
-}
-std::vector<std::string> weight_keys(const test::ModelCase& c) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : c.weights<float>()) out.push_back(k);
-  return out;
-}
 
 models::ResnetGeneratorOptions case_options(const std::string& name) {
   if (name == "cyclegan_resnet.instance2d")
@@ -39,6 +29,8 @@ models::ResnetGeneratorOptions case_options(const std::string& name) {
     return {.input_nc = 1, .output_nc = 2, .ngf = 2, .norm = "batch", .n_blocks = 1, .padding_type = "zero"};
   if (name == "cyclegan_resnet.instance3d_replicate")
     return {.input_nc = 1, .output_nc = 1, .ngf = 2, .norm = "instance", .n_blocks = 1, .padding_type = "replicate"};
+  if (name == "cyclegan_resnet.instance_tracked2d")
+    return {.input_nc = 1, .output_nc = 1, .ngf = 2, .norm = "instance_tracked", .n_blocks = 2, .padding_type = "reflect"};
   FAIL("no options for " << name);
   return {};
 }
@@ -61,6 +53,9 @@ TEST_CASE("ResnetGenerator matches the reference in 2D and 3D", "[models][cycleg
   SECTION("batch2d zero, double") { check_case<2, double>("cyclegan_resnet.batch2d_zero"); }
   SECTION("instance3d replicate, float") { check_case<3, float>("cyclegan_resnet.instance3d_replicate"); }
   SECTION("instance3d replicate, double") { check_case<3, double>("cyclegan_resnet.instance3d_replicate"); }
+  // get_norm_layer('instance') at 7891385: running statistics, which eval mode normalises with
+  SECTION("instance_tracked2d, float") { check_case<2, float>("cyclegan_resnet.instance_tracked2d"); }
+  SECTION("instance_tracked2d, double") { check_case<2, double>("cyclegan_resnet.instance_tracked2d"); }
 }
 
 TEST_CASE("ResnetGenerator names follow the reference", "[models][cyclegan]") {
@@ -104,11 +99,16 @@ TEST_CASE("ResnetGenerator rejects bad options and inputs with clear messages", 
   using G3 = ResnetGenerator<3, float>;
   REQUIRE_THROWS_WITH(G2({.padding_type = "circular"}),
                       Contains("ResnetGenerator: padding_type must be reflect, replicate or zero, got 'circular'"));
-  REQUIRE_THROWS_WITH(G2({.norm = "group"}), Contains("ResnetGenerator: norm must be batch, instance or none"));
+  REQUIRE_THROWS_WITH(G2({.norm = "group"}), Contains("ResnetGenerator: norm must be batch, instance, instance_tracked or none"));
   REQUIRE_THROWS_WITH(G2({.n_blocks = -1}), Contains("n_blocks must be non-negative"));
   REQUIRE_THROWS_WITH(G2({.ngf = 0}), Contains("must be positive"));
   G3 g({.input_nc = 1, .output_nc = 1, .ngf = 1, .n_blocks = 0});
   REQUIRE_THROWS_WITH(g(Var<float>(zeros<float>({1, 1, 8, 3, 8}))), Contains("every spatial size > 3"));
+  models::CycleGanGenerator3d<float> blocks({.input_nc = 1, .output_nc = 1, .ngf = 1, .n_blocks = 1});
+  REQUIRE_THROWS_WITH(blocks(Var<float>(zeros<float>({1, 1, 8, 4, 8}))),
+                      Contains("the reflect padding of the ResnetBlocks, at a quarter of the size, needs every spatial "
+                               "size >= 5"));
+  CHECK(blocks(Var<float>(zeros<float>({1, 1, 8, 5, 8}))).shape() == Shape{1, 1, 8, 8, 8});
   REQUIRE_THROWS_WITH(g(Var<float>(zeros<float>({1, 2, 8, 8, 8}))), Contains("expected input_nc = 1"));
   REQUIRE_THROWS_WITH(g(Var<float>(zeros<float>({1, 8, 8, 8}))), Contains("expected 5 (N, C, D, H, W)"));
 }

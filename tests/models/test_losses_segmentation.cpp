@@ -5,6 +5,8 @@
 // in double, and the errors.
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include <string>
 #include <vector>
 
@@ -264,6 +266,15 @@ TEST_CASE("segmentation losses: errors name the loss, the shapes and the option"
   const Var<double> small = randn_var({2, 3, 2, 2});
   REQUIRE_THROWS_WITH(losses::dice_loss(small, bad),
                       Contains("dice_loss: class index 3 is outside [0, 3) for an input with 3 channels"));
+  {  // float labels with to_onehot_y: NaN and out-of-range values are errors, not an undefined cast
+    Tensor<double> nan_labels = zeros<double>({2, 1, 2, 2});
+    nan_labels.data()[5] = std::numeric_limits<double>::quiet_NaN();
+    REQUIRE_THROWS_WITH(losses::dice_loss(small, Var<double>(nan_labels), {.to_onehot_y = true}),
+                        Contains("dice_loss: label nan is not a class index in [0, 3)"));
+    nan_labels.data()[5] = 1e300;
+    REQUIRE_THROWS_WITH(losses::focal_loss(small, Var<double>(nan_labels), {.to_onehot_y = true}),
+                        Contains("focal_loss: label 1e+300 is not a class index in [0, 3)"));
+  }
   REQUIRE_THROWS_WITH(losses::focal_loss(small, Tensor<int64_t>(zeros<int64_t>({2, 1, 2, 3}))),
                       Contains("focal_loss: class-index target of shape [2, 1, 2, 3] does not match input of shape "
                                "[2, 3, 2, 2] (expected [2, 1, 2, 2] or that without dim 1)"));

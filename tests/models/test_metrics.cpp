@@ -93,6 +93,8 @@ TEST_CASE("dice: label maps without a channel dim, one_hot and dice_per_class", 
   }
   CHECK_THROWS_WITH(metrics::one_hot<float>(from_vector<int64_t>({0, 5}, {1, 1, 2}), 3),
                     Catch::Contains("one_hot: label 5"));
+  CHECK_THROWS_WITH(metrics::one_hot<float>(from_vector<double>({0, std::nan("")}, {1, 1, 2}), 3),
+                    Catch::Contains("one_hot: label nan is not a class index"));
   CHECK_THROWS_WITH(metrics::dice(zeros<float>({1, 3, 4, 4}), zeros<float>({1, 2, 4, 4})),
                     Catch::Contains("dice: target of shape [1, 2, 4, 4] has 2 channels"));
   CHECK_THROWS_WITH(metrics::dice(zeros<float>({1, 3, 4, 4}), zeros<float>({1, 3, 4, 5})),

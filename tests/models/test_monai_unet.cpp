@@ -15,6 +15,9 @@
 #include "voxnn/optim/adam.hpp"
 
 using namespace voxnn;
+using test::state_keys;
+using test::weight_keys;
+using test::max_abs_diff;
 using models::monai::LayerSpec;
 
 namespace {
@@ -62,19 +65,6 @@ models::MonaiUNetOptions unet_options(const std::string& name) {
   return {};
 }
 
-template <class M>
-std::vector<std::string> state_keys(const M& m) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : m.state_dict()) out.push_back(k);
-  return out;
-}
-
-std::vector<std::string> weight_keys(const test::ModelCase& c) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : c.weights<float>()) out.push_back(k);
-  return out;
-}
-
 template <class Net, class Options>
 void check_eval_case(const std::string& name, const Options& options) {
   using T = typename Net::value_type;
@@ -88,13 +78,6 @@ void check_eval_case(const std::string& name, const Options& options) {
 
 bool has_key(const std::vector<std::string>& keys, const std::string& k) {
   return std::find(keys.begin(), keys.end(), k) != keys.end();
-}
-
-double max_abs_diff(const Tensor<float>& a, const Tensor<float>& b) {
-  double d = 0;
-  const auto x = a.to_vector(), y = b.to_vector();
-  for (std::size_t i = 0; i < x.size(); ++i) d = std::max(d, static_cast<double>(std::abs(x[i] - y[i])));
-  return d;
 }
 
 }  // namespace
@@ -250,11 +233,19 @@ TEST_CASE("BasicUNet and MonaiUNet reject bad options and inputs with clear mess
                                                  .channels = {4}, .strides = {}}),
                       Contains("MonaiUNet: the length of channels should be no less than 2"));
   REQUIRE_THROWS_WITH(models::MonaiUNet<float>(U{.spatial_dims = 2, .in_channels = 1, .out_channels = 1,
+                                                 .channels = {4, 8}, .strides = {2}, .adn_ordering = "NXA"}),
+                      Contains("MonaiUNet: adn_ordering must be a string of 'N', 'D' and 'A', got 'NXA'"));
+  REQUIRE_THROWS_WITH(models::MonaiUNet<float>(U{.spatial_dims = 2, .in_channels = 1, .out_channels = 1,
                                                  .channels = {4, 8, 8}, .strides = {2}}),
                       Contains("the length of strides (1) should equal len(channels) - 1 = 2"));
   REQUIRE_THROWS_WITH(models::MonaiUNet<float>(U{.spatial_dims = 2, .in_channels = 1, .out_channels = 1,
                                                  .channels = {4, 8}, .strides = {2}, .kernel_size = 4}),
                       Contains("MonaiUNet: Convolution: same padding is not available for kernel_size=(4, 4)"));
+  {  // MONAI pads (k - 1) / 2 * dilation in real numbers: k = 2, dilation 2 pads 1 and keeps the size
+    models::monai::Convolution<float> conv({.spatial_dims = 2, .in_channels = 1, .out_channels = 1, .kernel_size = 2,
+                                            .dilation = 2, .conv_only = true});
+    REQUIRE(conv(Var<float>(zeros<float>({1, 1, 6, 7}))).shape() == Shape{1, 1, 6, 7});
+  }
   REQUIRE_THROWS_WITH(models::MonaiUNet<float>(U{.spatial_dims = 2, .in_channels = 1, .out_channels = 1,
                                                  .channels = {4, 8}, .strides = {{2, 2, 2}}}),
                       Contains("strides[0] needs 1 or 2 values"));

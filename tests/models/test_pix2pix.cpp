@@ -15,29 +15,13 @@
 #include "voxnn/optim/adam.hpp"
 
 using namespace voxnn;
+using test::state_keys;
+using test::weight_keys;
+using test::max_abs_diff;
 using models::NLayerDiscriminator;
 using models::UnetGenerator;
 
 namespace {
-
-template <class M>
-std::vector<std::string> state_keys(const M& m) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : m.state_dict()) out.push_back(k);
-  return out;
-}
-std::vector<std::string> weight_keys(const test::ModelCase& c) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : c.weights<float>()) out.push_back(k);
-  return out;
-}
-template <class T>
-double max_abs_diff(const Tensor<T>& a, const Tensor<T>& b) {
-  double d = 0;
-  const auto va = a.to_vector(), vb = b.to_vector();
-  for (std::size_t i = 0; i < va.size(); ++i) d = std::max(d, std::abs(static_cast<double>(va[i] - vb[i])));
-  return d;
-}
 
 models::UnetGeneratorOptions unet_options(const std::string& name) {
   if (name == "pix2pix_unet.batch2d")
@@ -46,12 +30,16 @@ models::UnetGeneratorOptions unet_options(const std::string& name) {
     return {.input_nc = 1, .output_nc = 1, .num_downs = 5, .ngf = 1, .norm = "instance"};
   if (name == "pix2pix_unet.train_batch2d")
     return {.input_nc = 2, .output_nc = 1, .num_downs = 5, .ngf = 1, .norm = "batch"};
+  if (name == "pix2pix_unet.instance_tracked2d")
+    return {.input_nc = 1, .output_nc = 1, .num_downs = 5, .ngf = 1, .norm = "instance_tracked"};
   FAIL("no options for " << name);
   return {};
 }
 models::NLayerDiscriminatorOptions patchgan_options(const std::string& name) {
   if (name == "patchgan.batch2d") return {.input_nc = 3, .ndf = 2, .n_layers = 3, .norm = "batch"};
   if (name == "patchgan.instance3d") return {.input_nc = 2, .ndf = 2, .n_layers = 2, .norm = "instance"};
+  if (name == "patchgan.instance_tracked3d")
+    return {.input_nc = 2, .ndf = 2, .n_layers = 2, .norm = "instance_tracked"};
   if (name == "patchgan.none2d_sigmoid")
     return {.input_nc = 1, .ndf = 2, .n_layers = 1, .norm = "none", .use_sigmoid = true};
   FAIL("no options for " << name);
@@ -104,6 +92,9 @@ TEST_CASE("UnetGenerator matches the reference in 2D and 3D", "[models][pix2pix]
   SECTION("instance3d double") { check_unet<3, double>("pix2pix_unet.instance3d"); }
   SECTION("training-mode batch norm, float") { check_unet<2, float>("pix2pix_unet.train_batch2d"); }
   SECTION("training-mode batch norm, double") { check_unet<2, double>("pix2pix_unet.train_batch2d"); }
+  // get_norm_layer('instance') at 7891385: running statistics, which eval mode normalises with
+  SECTION("instance_tracked2d float") { check_unet<2, float>("pix2pix_unet.instance_tracked2d"); }
+  SECTION("instance_tracked2d double") { check_unet<2, double>("pix2pix_unet.instance_tracked2d"); }
 }
 
 TEST_CASE("NLayerDiscriminator (PatchGAN) matches the reference in 2D and 3D", "[models][pix2pix]") {
@@ -113,6 +104,8 @@ TEST_CASE("NLayerDiscriminator (PatchGAN) matches the reference in 2D and 3D", "
   SECTION("instance3d double") { check_patchgan<3, double>("patchgan.instance3d"); }
   SECTION("none2d_sigmoid float") { check_patchgan<2, float>("patchgan.none2d_sigmoid"); }
   SECTION("none2d_sigmoid double") { check_patchgan<2, double>("patchgan.none2d_sigmoid"); }
+  SECTION("instance_tracked3d float") { check_patchgan<3, float>("patchgan.instance_tracked3d"); }
+  SECTION("instance_tracked3d double") { check_patchgan<3, double>("patchgan.instance_tracked3d"); }
 }
 
 TEST_CASE("pix2pix names and aliases", "[models][pix2pix]") {
@@ -130,7 +123,7 @@ TEST_CASE("pix2pix names and aliases", "[models][pix2pix]") {
   CHECK(g3(Var<float>(zeros<float>({1, 1, 32, 32, 64}))).shape() == Shape{1, 2, 32, 32, 64});
   models::PatchGan3d<float> d({.input_nc = 2, .ndf = 1, .n_layers = 2});
   CHECK(d(Var<float>(zeros<float>({2, 2, 16, 16, 24}))).shape() == Shape{2, 1, 2, 2, 4});
-  NLayerDiscriminator<2, float> basic({.n_layers = 3});  // the 70x70 PatchGAN: 256^2 -> 30^2
+  models::PatchGan<float> basic({.n_layers = 3});  // the 70x70 PatchGAN: 256^2 -> 30^2
   CHECK(basic.model.size() == 12);
   CHECK(state_keys(basic).size() == 2 + 3 * (1 + 5) + 2);
 }
@@ -158,7 +151,7 @@ TEST_CASE("pix2pix rejects bad options and inputs with clear messages", "[models
   REQUIRE_THROWS_WITH(G2({.num_downs = 4}), Contains("UnetGenerator: num_downs must be in [5, 30]"));
   REQUIRE_THROWS_WITH(G2({.ngf = 0}), Contains("must be positive"));
   REQUIRE_THROWS_WITH(G2({.num_downs = 5, .ngf = 1, .norm = "group"}),
-                      Contains("UnetGenerator: norm must be batch, instance or none, got 'group'"));
+                      Contains("UnetGenerator: norm must be batch, instance, instance_tracked or none, got 'group'"));
   REQUIRE_THROWS_WITH(D3({.norm = "layer"}), Contains("NLayerDiscriminator: norm must be"));
   REQUIRE_THROWS_WITH(D2({.n_layers = -1}), Contains("n_layers must be in [0, 30]"));
   REQUIRE_THROWS_WITH(Block2(std::vector<models::UnetSkipConnectionBlockOptions>{

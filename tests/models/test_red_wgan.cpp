@@ -16,6 +16,7 @@
 #include "voxnn/optim/adam.hpp"
 
 using namespace voxnn;
+using test::max_abs_diff;
 using Catch::Contains;
 
 namespace {
@@ -56,13 +57,6 @@ std::vector<Var<T>*> critic_parameter_slots(models::RedWganCritic<T>& critic) {
   out.push_back(&critic.fc.weight);
   out.push_back(&critic.fc.bias);
   return out;
-}
-
-double max_abs_diff(const Tensor<float>& a, const Tensor<float>& b) {
-  double m = 0;
-  const auto x = a.to_vector(), y = b.to_vector();
-  for (std::size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(static_cast<double>(x[i]) - y[i]));
-  return m;
 }
 
 }  // namespace

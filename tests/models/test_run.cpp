@@ -134,4 +134,35 @@ TEST_CASE("voxnn run rejects bad configurations by name", "[models][run]") {
   REQUIRE_THROWS_WITH(tools::run_model("no_such_model", json::object(), {}, {}),
                       Catch::StartsWith("no_such_model: unknown model"));
 }
+
+TEST_CASE("voxnn run names the reference values it does not support", "[models][run]") {
+  // model, a case of it, the keyword and a value the reference accepts but voxnn does not
+  const struct {
+    std::string model, keyword;
+    json value;
+    std::string why;
+  } unsupported[] = {
+      {"vxm_dense", "use_probs", true, "the flow variance is not implemented"},
+      {"slice_set_net", "encoder_2d", nullptr, "builds no encoder"},
+      {"slice_set_net", "encoder_2d", "resnet18", "ResNet slice encoders"},
+      {"basic_unet", "features", 32, "must be a list of six integers"},
+  };
+  for (const auto& u : unsupported) {
+    std::string case_name;
+    for (const std::string& name : case_names())
+      if (name.starts_with(u.model + ".")) {
+        case_name = name;
+        break;
+      }
+    INFO(u.model << " " << u.keyword << " = " << u.value.dump());
+    REQUIRE_FALSE(case_name.empty());
+    const test::ModelCase c(case_name);
+    json config = json::parse(c.config_json());
+    config[u.keyword] = u.value;
+    REQUIRE_THROWS_WITH(tools::run_model(u.model, config, c.weight_file(), c.inputs()),
+                        Catch::StartsWith(u.model + ": config '" + u.keyword + "' = " + u.value.dump() +
+                                          " is not supported: ") &&
+                            Catch::Contains(u.why));
+  }
+}
 #endif

@@ -18,6 +18,7 @@
 #include "voxnn/optim/adam.hpp"
 
 using namespace voxnn;
+using test::max_abs_diff;
 using Catch::Contains;
 
 namespace {
@@ -104,13 +105,6 @@ void run_cnn3d_case(const std::string& variant) {
   c.load_into(net);
   NoGradGuard no_grad;
   c.require_output("y_pred", net(Var<T>(c.input<T>("x"))).value(), kDoubleRel);
-}
-
-double max_abs_diff(const Tensor<float>& a, const Tensor<float>& b) {
-  double m = 0;
-  const auto x = a.to_vector(), y = b.to_vector();
-  for (std::size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(static_cast<double>(x[i]) - y[i]));
-  return m;
 }
 
 // A few Adam steps on an MSE loss lower it, and every parameter gets a non-zero gradient.
@@ -207,6 +201,14 @@ TEST_CASE("slice networks: initialisation is the reference's and reproducible fr
   models::SliceSetNet<float> c({.attn_dim = 4, .encoder_channels = {4, 4}, .seed = 4});
   REQUIRE(max_abs_diff(a.attn_post.weight.value(), b.attn_post.weight.value()) == 0);
   REQUIRE(max_abs_diff(a.attn_post.weight.value(), c.attn_post.weight.value()) > 0);
+  // without a seed, manual_seed decides, and two models in a row differ
+  manual_seed(8);
+  models::SliceSetNet<float> u({.attn_dim = 4, .encoder_channels = {4, 4}});
+  models::SliceSetNet<float> v({.attn_dim = 4, .encoder_channels = {4, 4}});
+  manual_seed(8);
+  models::SliceSetNet<float> w({.attn_dim = 4, .encoder_channels = {4, 4}});
+  REQUIRE(max_abs_diff(u.attn_post.weight.value(), w.attn_post.weight.value()) == 0);
+  REQUIRE(max_abs_diff(u.attn_post.weight.value(), v.attn_post.weight.value()) > 0);
   // custom: conv biases 0, linear maps N(0, 0.01) with zero bias
   auto& conv = a.encoder_2d.encoder_2d.at<nn::Sequential<float>>(0).at<nn::Conv2d<float>>(0);
   for (float v : conv.bias.value().to_vector()) REQUIRE(v == 0.0f);

@@ -13,6 +13,8 @@
 #include "voxnn/optim/adam.hpp"
 
 using namespace voxnn;
+using test::state_keys;
+using test::weight_keys;
 
 namespace {
 
@@ -27,19 +29,6 @@ models::UNet3dOptions case_options(const std::string& name) {
     return {.in_channels = 1, .out_channels = 2, .features = {4, 6}, .norm = "batch", .cicek_channels = true};
   FAIL("no options for case " << name);
   return {};
-}
-
-template <class M>
-std::vector<std::string> state_keys(const M& m) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : m.state_dict()) out.push_back(k);
-  return out;
-}
-
-std::vector<std::string> weight_keys(const test::ModelCase& c) {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : c.weights<float>()) out.push_back(k);
-  return out;
 }
 
 template <Real T>

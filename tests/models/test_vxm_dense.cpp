@@ -164,19 +164,28 @@ TEST_CASE("VxmDense: defaults, state and initialisation", "[models][vxm]") {
   CHECK(sd < 1.2e-5);
   for (float v : net.flow_bias().value().to_vector()) CHECK(v == 0.0f);
 
-  // reproducible from the seed
+  // reproducible from manual_seed without a seed, from the seed with one; two unseeded models differ
   const VxmDenseOptions small{.inshape = {8, 8}, .nb_unet_features = {{4}, {4, 4}}, .int_steps = 0};
-  VxmDense<float> a(small), b(small);
-  VxmDenseOptions other = small;
-  other.seed = 7;
-  VxmDense<float> c(other);
+  manual_seed(21);
+  VxmDense<float> a(small), next(small);
+  manual_seed(21);
+  VxmDense<float> b(small);
+  VxmDenseOptions seeded = small;
+  seeded.seed = 7;
+  VxmDense<float> c(seeded);
+  manual_seed(99);
+  VxmDense<float> d(seeded);
   const auto pa = a.named_parameters(), pb = b.named_parameters(), pc = c.named_parameters();
-  bool differs = false;
+  const auto pn = next.named_parameters(), pd = d.named_parameters();
+  bool differs = false, next_differs = false;
   for (std::size_t i = 0; i < pa.size(); ++i) {
     test::require_equal(pa[i].second.value(), pb[i].second.value(), pa[i].first);
+    test::require_equal(pc[i].second.value(), pd[i].second.value(), pc[i].first);
     differs = differs || pa[i].second.value().to_vector() != pc[i].second.value().to_vector();
+    next_differs = next_differs || pa[i].second.value().to_vector() != pn[i].second.value().to_vector();
   }
   CHECK(differs);
+  CHECK(next_differs);
 
   // the plain configuration has neither resize nor integration
   VxmDense<float> plain(small);
@@ -219,6 +228,8 @@ TEST_CASE("VxmDense: option and shape errors", "[models][vxm]") {
   // the U-Net's own rules, as voxelmorph's
   REQUIRE_THROWS_WITH(VxmDense<float>(Opt{.inshape = {16, 16}, .nb_unet_features = 8}),
                       Contains("nb_levels is required when nb_features is an integer"));
+  REQUIRE_THROWS_WITH(VxmDense<float>(Opt{.inshape = {16, 16}, .nb_unet_features = 0, .nb_unet_levels = 2}),
+                      Contains("VxmUnet: nb_features must be positive, got 0"));
   REQUIRE_THROWS_WITH(VxmDense<float>(Opt{.inshape = {16, 16}, .nb_unet_levels = 3}),
                       Contains("can only be given with an integer nb_features"));
   REQUIRE_THROWS_WITH(VxmDense<float>(Opt{.inshape = {16, 16}, .nb_unet_features = {{4, 4}, {4}}}),

@@ -90,4 +90,27 @@ class ModelCase {
   const io::TensorFile& file_;
 };
 
+// The state_dict names of a model, in order (compare with weight_keys of its case).
+template <class M>
+std::vector<std::string> state_keys(const M& m) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : m.state_dict()) out.push_back(k);
+  return out;
+}
+// The reference's state_dict names in a case, in the reference's order.
+inline std::vector<std::string> weight_keys(const ModelCase& c) {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : c.weights<float>()) out.push_back(k);
+  return out;
+}
+
+template <class T>
+double max_abs_diff(const Tensor<T>& a, const Tensor<T>& b) {
+  double d = 0;
+  const auto va = a.to_vector(), vb = b.to_vector();
+  for (std::size_t i = 0; i < va.size(); ++i)
+    d = std::max(d, std::abs(static_cast<double>(va[i]) - static_cast<double>(vb[i])));
+  return d;
+}
+
 }  // namespace voxnn::test

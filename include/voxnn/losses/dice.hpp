@@ -83,7 +83,12 @@ Var<T, D> encode_index_target(const Tensor<int64_t>& target, const Shape& input,
 // MONAI's one_hot for a float label target [N, 1, spatial...]: values truncated to integers.
 template <Real T, Device D>
 Var<T, D> one_hot_float_labels(const Var<T, D>& target, int64_t classes, const char* loss) {
-  return Var<T, D>(one_hot_channels<T, D>(ops::cast<int64_t>(target.value()), classes, loss));
+  require_cpu<D>();
+  const Tensor<T, D> t = target.value().contiguous();
+  for (int64_t i = 0; i < t.numel(); ++i)  // before the cast: casting NaN or a huge value is undefined
+    VOXNN_CHECK(t.data()[i] > T(-1) && t.data()[i] < static_cast<T>(classes), loss, ": label ", t.data()[i],
+                " is not a class index in [0, ", classes, ") for an input with ", classes, " channels");
+  return Var<T, D>(one_hot_channels<T, D>(ops::cast<int64_t>(t), classes, loss));
 }
 
 inline void check_segmentation_input(const Shape& input, const char* loss) {

@@ -15,6 +15,7 @@
 // The number of classes is num_classes, or pred's channel count when it is not given. A single class
 // (C == 1: both inputs single-channel) is scored as class 1, i.e. where the values equal 1 (MONAI's rule).
 // include_background = false leaves out class 0. Evaluation only: no gradients.
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -139,9 +140,10 @@ Tensor<T> one_hot(const Tensor<L>& labels, int64_t num_classes) {
   for (int64_t b = 0; b < n; ++b) {
     for (int64_t i = 0; i < voxels; ++i) {
       const double v = detail::as_double(l.data()[b * voxels + i]);
+      // range first: casting NaN or a huge value to an integer is undefined
+      const bool index = v >= 0 && v < static_cast<double>(num_classes) && v == std::floor(v);
+      VOXNN_CHECK(index, "one_hot: label ", v, " is not a class index in [0, ", num_classes, ")");
       const auto c = static_cast<int64_t>(v);
-      VOXNN_CHECK(static_cast<double>(c) == v && c >= 0 && c < num_classes, "one_hot: label ", v,
-                  " is not a class index in [0, ", num_classes, ")");
       out.data()[(b * num_classes + c) * voxels + i] = T(1);
     }
   }

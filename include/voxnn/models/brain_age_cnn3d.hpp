@@ -12,9 +12,11 @@
 // 2 mm MNI volumes (91 x 109 x 91).
 //
 // voxnn options: `channels` (the blocks conv1..conv<k>; fewer blocks stand for the reference with the
-// remaining ones replaced by Identity, which keeps every name) and `seed` (the initialisation's generator).
+// remaining ones replaced by Identity, which keeps every name) and `seed` (the initialisation's generator;
+// without one, default_generator() seeds it).
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,7 +36,7 @@ struct BrainAgeCnn3dOptions {
   std::string initialization = "default";  // "default" or "custom" (kaiming_normal_ fan_out convolutions)
   // voxnn options
   std::vector<int64_t> channels = {32, 64, 128, 256, 256};  // conv1..conv<k>, at most 5 blocks
-  uint64_t seed = 0;
+  std::optional<uint64_t> seed{};
 };
 
 template <Real T, Device D = Cpu>
@@ -56,7 +58,7 @@ class BrainAgeCnn3d : public nn::ModuleWithOptions<T, D, BrainAgeCnn3dOptions> {
     conv6.template emplace_back<nn::InstanceNorm3d<T, D>>(nn::InstanceNormOptions{.num_features = 64});
     conv6.template emplace_back<nn::ReLU<T, D>>();
     conv6.template emplace_back<nn::AvgPool3d<T, D>>(nn::AvgPool3dOptions{.kernel_size = {2, 3, 2}});
-    Generator gen(o.seed);
+    Generator gen = generator_from(o.seed);
     reset_parameters(gen);
   }
 

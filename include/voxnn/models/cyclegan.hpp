@@ -8,8 +8,8 @@
 //   models::ResnetGenerator<2, float> g({.norm = "instance", .n_blocks = 9});   // CycleGAN's "resnet_9blocks"
 //   models::ResnetGenerator<3, float> g3({.input_nc = 1, .output_nc = 1, .ngf = 16, .norm = "instance"});
 //
-// Layout (names model.<k>; norm per pix2pix.hpp: batch | instance | none, convs followed by a norm
-// have a bias only with "instance"):
+// Layout (names model.<k>; norm per pix2pix.hpp: batch | instance | instance_tracked | none, convs
+// followed by a norm have a bias only with an instance norm):
 //   model.0 ReflectionPad(3), .1 conv k7 (input_nc -> ngf), .2 norm, .3 ReLU
 //   .4-.6, .7-.9   conv k3 s2 p1 -> norm -> ReLU   (ngf -> 2 ngf -> 4 ngf)
 //   .10 ... .(9 + n_blocks)  ResnetBlock(4 ngf): x + conv_block(x), conv_block =
@@ -18,7 +18,8 @@
 //        drops the pad modules and gives the convs padding 1), e.g. model.10.conv_block.1.weight
 //   then twice transposed conv k3 s2 p1 output_padding 1 -> norm -> ReLU   (4 ngf -> 2 ngf -> ngf)
 //   ReflectionPad(3), conv k7 (ngf -> output_nc, bias), Tanh
-// Spatial sizes divisible by 4 come back unchanged; the reflection pads need every size > 3.
+// Spatial sizes divisible by 4 come back unchanged; the reflection pads need every size > 3 (>= 5 with
+// padded blocks). Aliases: CycleGanGenerator (2D), CycleGanGenerator3d.
 //
 // Differences from the reference: initialisation is PyTorch's default (the reference's init_net
 // redraws conv weights from N(0, 0.02)). Defaults are the class's (norm "batch", n_blocks 6);
@@ -132,9 +133,15 @@ class ResnetGenerator : public nn::Module<T, D> {
 
   Var<T, D> forward(const Var<T, D>& x) override {
     gan_detail::check_input<Dim>("ResnetGenerator", x.shape(), options.input_nc);
-    for (int d = 2; d < Dim + 2; ++d)
+    // The blocks' reflect / replicate pad of 1 runs at a quarter of the size, where it needs 2 voxels.
+    const bool padded_blocks = options.n_blocks > 0 && options.padding_type != "zero";
+    for (int d = 2; d < Dim + 2; ++d) {
       VOXNN_CHECK(x.size(d) > 3, "ResnetGenerator: input has shape ", x.shape(), "; the reflection padding of 3 needs "
                   "every spatial size > 3");
+      VOXNN_CHECK(!padded_blocks || x.size(d) >= 5, "ResnetGenerator: input has shape ", x.shape(), "; the ",
+                  options.padding_type, " padding of the ResnetBlocks, at a quarter of the size, needs every spatial "
+                  "size >= 5");
+    }
     return model(x);
   }
   std::string type_name() const override { return "ResnetGenerator"; }
@@ -142,5 +149,11 @@ class ResnetGenerator : public nn::Module<T, D> {
   const Options options;
   nn::Sequential<T, D> model{this, "model"};
 };
+
+// The names of the CycleGAN generator, as pix2pix.hpp's aliases.
+template <Real T, Device D = Cpu>
+using CycleGanGenerator = ResnetGenerator<2, T, D>;
+template <Real T, Device D = Cpu>
+using CycleGanGenerator3d = ResnetGenerator<3, T, D>;
 
 }  // namespace voxnn::models

@@ -49,7 +49,6 @@
 #include "voxnn/nn/norm.hpp"
 #include "voxnn/nn/pool.hpp"
 #include "voxnn/nn/upsample.hpp"
-#include "voxnn/ops/interpolate.hpp"
 
 namespace voxnn::models::monai {
 
@@ -249,14 +248,15 @@ inline std::string join(const std::vector<int64_t>& v) {
   return out + ")";
 }
 
-// MONAI's same_padding: (k - 1) / 2 * dilation, defined for odd (k - 1) * dilation only.
+// MONAI's same_padding: (k - 1) / 2 * dilation in real numbers, defined for even (k - 1) * dilation
+// only (so k = 2 with dilation 2 pads 1).
 inline std::vector<int64_t> same_padding(const std::vector<int64_t>& kernel, const std::vector<int64_t>& dilation,
                                          std::string_view who) {
   std::vector<int64_t> out;
   for (std::size_t i = 0; i < kernel.size(); ++i) {
     VOXNN_CHECK((kernel[i] - 1) * dilation[i] % 2 == 0, who, ": same padding is not available for kernel_size=",
                 join(kernel), " and dilation=", join(dilation), " (MONAI needs (kernel_size - 1) * dilation even)");
-    out.push_back((kernel[i] - 1) / 2 * dilation[i]);
+    out.push_back((kernel[i] - 1) * dilation[i] / 2);
   }
   return out;
 }

@@ -101,6 +101,9 @@ class MonaiUNet : public nn::Module<T, D> {
     (void)monai::detail::sizes(o.kernel_size, o.spatial_dims, "MonaiUNet", "kernel_size", 1);
     (void)monai::detail::sizes(o.up_kernel_size, o.spatial_dims, "MonaiUNet", "up_kernel_size", 1);
     VOXNN_CHECK(o.num_res_units >= 0, "MonaiUNet: num_res_units must be >= 0, got ", o.num_res_units);
+    for (char item : o.adn_ordering)  // checked here too, so that the message names the keyword
+      VOXNN_CHECK(item == 'N' || item == 'D' || item == 'A', "MonaiUNet: adn_ordering must be a string of 'N', 'D' "
+                  "and 'A', got '", o.adn_ordering, "'");
     return o;
   }
 

@@ -3,7 +3,8 @@
 // UnetSkipConnectionBlocks) and the PatchGAN critic (NLayerDiscriminator), compatible with
 // junyanz/pytorch-CycleGAN-and-pix2pix@7891385 models/networks.py:UnetGenerator, NLayerDiscriminator
 // (same module tree and state_dict keys, same forward). Dim = 3 swaps in Conv3d, ConvTranspose3d,
-// BatchNorm3d and InstanceNorm3d: the Vox2Vox-style 3D pix2pix (aliases Pix2Pix3dGenerator, PatchGan3d).
+// BatchNorm3d and InstanceNorm3d: the Vox2Vox-style 3D pix2pix (aliases Pix2PixGenerator, PatchGan in 2D,
+// Pix2Pix3dGenerator, PatchGan3d in 3D).
 //
 //   models::UnetGenerator<2, float> g({.input_nc = 3, .output_nc = 3, .num_downs = 8});   // "unet_256"
 //   models::Pix2Pix3dGenerator<float> g3({.input_nc = 1, .output_nc = 1, .num_downs = 5, .ngf = 32,
@@ -11,8 +12,12 @@
 //   models::PatchGan3d<float> d({.input_nc = 2, .norm = "instance"});   // critic on cat([input, target])
 //
 // norm is the reference's get_norm_layer choice: "batch" (BatchNorm, affine, running statistics),
-// "instance" (InstanceNorm without affine parameters or running statistics) or "none" (Identity).
-// As in the reference, convolutions followed by a norm have a bias only with "instance", and a
+// "instance" (InstanceNorm without affine parameters or running statistics, as the repository's later
+// get_norm_layer builds it), "instance_tracked" (InstanceNorm without affine parameters but with
+// running statistics, which eval mode normalises with: what get_norm_layer('instance') builds at
+// 7891385, so checkpoints of that era carry running_mean / running_var / num_batches_tracked on every
+// instance norm) or "none" (Identity; 7891385 itself fails on norm 'none').
+// As in the reference, convolutions followed by a norm have a bias only with an instance norm, and a
 // "none" norm still occupies its Sequential index, so the names stay those of the reference.
 //
 // UnetGenerator names (the outermost block is `model`, each block's layers are `model.model.<k>`):
@@ -51,19 +56,20 @@ namespace voxnn::models {
 namespace gan_detail {
 
 inline void check_norm(const char* model, const std::string& norm) {
-  VOXNN_CHECK(norm == "batch" || norm == "instance" || norm == "none", model,
-              ": norm must be batch, instance or none, got '", norm, "'");
+  VOXNN_CHECK(norm == "batch" || norm == "instance" || norm == "instance_tracked" || norm == "none", model,
+              ": norm must be batch, instance, instance_tracked or none, got '", norm, "'");
 }
 // The reference's use_bias rule: only an instance norm lets the preceding conv keep its bias.
-inline bool use_bias(const std::string& norm) { return norm == "instance"; }
+inline bool use_bias(const std::string& norm) { return norm == "instance" || norm == "instance_tracked"; }
 
 // Appends the reference's norm_layer(channels) to seq.
 template <int Dim, Real T, Device D>
 void add_norm(nn::Sequential<T, D>& seq, const std::string& norm, int64_t channels) {
   if (norm == "batch")
     seq.template emplace_back<nn::BatchNormNd<Dim, T, D>>(nn::BatchNormOptions{.num_features = channels});
-  else if (norm == "instance")
-    seq.template emplace_back<nn::InstanceNormNd<Dim, T, D>>(nn::InstanceNormOptions{.num_features = channels});
+  else if (norm == "instance" || norm == "instance_tracked")
+    seq.template emplace_back<nn::InstanceNormNd<Dim, T, D>>(nn::InstanceNormOptions{
+        .num_features = channels, .track_running_stats = norm == "instance_tracked"});
   else
     seq.template emplace_back<nn::Identity<T, D>>();
 }
@@ -276,6 +282,10 @@ class NLayerDiscriminator : public nn::Module<T, D> {
   nn::Sequential<T, D> model{this, "model"};
 };
 
+template <Real T, Device D = Cpu>
+using Pix2PixGenerator = UnetGenerator<2, T, D>;
+template <Real T, Device D = Cpu>
+using PatchGan = NLayerDiscriminator<2, T, D>;
 template <Real T, Device D = Cpu>
 using Pix2Pix3dGenerator = UnetGenerator<3, T, D>;
 template <Real T, Device D = Cpu>

@@ -16,9 +16,10 @@
 //
 // Differences, deliberate: lstm_feat_dim, lstm_latent_dim and slice_dim, required in the reference, default to
 // the repository's configuration (2, 128) and 1; encoder_channels (the 2D blocks) and seed (the
-// initialisation's generator) are voxnn options.
+// initialisation's generator; without one, default_generator() seeds it) are voxnn options.
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,7 @@ struct SliceLstmOptions {
   int64_t slice_dim = 1;         // 1, 2, 3: H, W, D of the (B, 1, H, W, D) input
   // voxnn options
   std::vector<int64_t> encoder_channels = {32, 64, 128, 256, 256};
-  uint64_t seed = 0;  // the initialisation's generator
+  std::optional<uint64_t> seed{};  // the initialisation's generator (none: seeded by manual_seed's)
 };
 
 template <Real T, Device D = Cpu>
@@ -74,7 +75,7 @@ class SliceLstm : public nn::ModuleWithOptions<T, D, SliceLstmOptions> {
         nn::ConvOptions<2>{.in_channels = 64, .out_channels = o.lstm_feat_dim, .kernel_size = 1});
     regressor.template emplace_back<nn::ReLU<T, D>>();
     regressor.template emplace_back<nn::Linear<T, D>>(nn::LinearOptions{.in_features = 64, .out_features = 1});
-    Generator gen(o.seed);
+    Generator gen = generator_from(o.seed);
     reset_parameters(gen);
   }
 

@@ -27,12 +27,14 @@
 //   (1 and 32); encoder_2d defaults to "encoder1" (the reference's default None fails in the reference).
 //   The ResNet encoders (torchvision) are not implemented: encoder_2d "resnet*" is an error.
 // - voxnn options the reference hard-codes: encoder_channels (the 2D blocks; fewer and narrower blocks keep
-//   the same names), num_slices (0: the reference's count), and seed (the initialisation's generator).
+//   the same names), num_slices (0: the reference's count), and seed (the initialisation's
+//   generator; without one, default_generator() seeds it, so manual_seed() decides).
 // - use_position_encoding with in_channel > 1 works here; the reference's forward fails for it (it splits
 //   its rows by 91).
 // - initialization must be "custom" or "default" (the reference treats any other string as "custom").
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -66,7 +68,7 @@ struct SliceSetNetOptions {
   // voxnn options
   std::vector<int64_t> encoder_channels = {32, 64, 128, 256, 256};
   int64_t num_slices = 0;  // slices used per volume; 0: the reference's 91, 109, 91 for slice_dim 1, 2, 3
-  uint64_t seed = 0;       // the initialisation's generator
+  std::optional<uint64_t> seed{};  // the initialisation's generator (none: seeded by manual_seed's)
 };
 
 template <Real T, Device D = Cpu>
@@ -100,7 +102,7 @@ class SliceSetNet : public nn::ModuleWithOptions<T, D, SliceSetNetOptions> {
         regressor(this, "regressor") {
     regressor.template emplace_back<nn::ReLU<T, D>>();
     regressor.template emplace_back<nn::Linear<T, D>>(nn::LinearOptions{.in_features = 64, .out_features = 1});
-    Generator gen(o.seed);
+    Generator gen = generator_from(o.seed);
     reset_parameters(gen);
   }
 

@@ -26,9 +26,10 @@
 // warp source; with bidir the negated pre-integration flow takes the same path to neg_flow and warps
 // target.
 //
-// Initialisation: every parameter is drawn from voxnn::Generator(seed), in state_dict order: the U-Net
+// Initialisation: every parameter is drawn from one generator, in state_dict order: the U-Net
 // convolutions with PyTorch's default formulas, the flow weight N(0, 1e-5) and a zero flow bias, as
-// voxelmorph re-initialises it.
+// voxelmorph re-initialises it. The generator is Generator(seed) with a seed, otherwise one seeded
+// from default_generator() (so manual_seed() decides, as for every other model).
 //
 // Differences from the reference: use_probs = true throws (voxelmorph raises NotImplementedError for
 // it in PyTorch too); 1-D inputs are supported by VxmUnet but not by VxmDense (voxelmorph's
@@ -65,13 +66,14 @@ namespace voxnn::models {
 struct VxmUnetFeatures {
   std::vector<int64_t> encoder{16, 32, 32, 32};
   std::vector<int64_t> decoder{32, 32, 32, 32, 32, 16, 16};
-  int64_t base = 0;  // > 0: the integer form, and encoder / decoder are ignored
+  int64_t base = 0;     // the integer form's value (must be positive)
+  bool integer = false;  // the integer form: encoder / decoder are ignored
 
   VxmUnetFeatures() = default;
-  VxmUnetFeatures(int64_t n) : encoder(), decoder(), base(n) {}  // NOLINT: implicit, so `.nb_features = 8` works
+  VxmUnetFeatures(int64_t n) : encoder(), decoder(), base(n), integer(true) {}  // NOLINT: implicit, so `.nb_features = 8` works
   VxmUnetFeatures(std::vector<int64_t> enc, std::vector<int64_t> dec)
       : encoder(std::move(enc)), decoder(std::move(dec)) {}
-  bool is_integer() const { return base > 0; }
+  bool is_integer() const { return integer; }
 };
 
 struct VxmUnetOptions {
@@ -83,7 +85,7 @@ struct VxmUnetOptions {
   double feat_mult = 1;                    // per-level multiplier of an integer nb_features
   int64_t nb_conv_per_level = 1;
   bool half_res = false;                   // skip the last decoder upsampling
-  uint64_t seed = 0;                       // voxnn: the Generator the convolutions are drawn from
+  std::optional<uint64_t> seed{};          // voxnn: the convolutions' generator (none: manual_seed's)
 };
 
 struct VxmDenseOptions {
@@ -99,7 +101,7 @@ struct VxmDenseOptions {
   int64_t src_feats = 1;
   int64_t trg_feats = 1;
   bool unet_half_res = false;
-  uint64_t seed = 0;                         // voxnn: the Generator every parameter is drawn from
+  std::optional<uint64_t> seed{};            // voxnn: every parameter's generator (none: manual_seed's)
 };
 
 namespace vxm_detail {
@@ -238,7 +240,7 @@ class VxmUnet : public nn::Module<T, D> {
       prev_nf = nf;
     }
     final_nf_ = prev_nf;
-    Generator gen(o.seed);
+    Generator gen = generator_from(o.seed);
     reset_parameters(gen);
   }
 
@@ -292,7 +294,7 @@ class VxmUnet : public nn::Module<T, D> {
     const int64_t cpl = o.nb_conv_per_level;
     VOXNN_CHECK(cpl >= 1, "VxmUnet: nb_conv_per_level must be at least 1, got ", cpl);
     const VxmUnetFeatures& f = o.nb_features;
-    VOXNN_CHECK(f.base >= 0, "VxmUnet: nb_features must be positive, got ", f.base);
+    VOXNN_CHECK(!f.is_integer() || f.base > 0, "VxmUnet: nb_features must be positive, got ", f.base);
     std::vector<int64_t> enc, dec;
     if (f.is_integer()) {
       VOXNN_CHECK(o.nb_levels.has_value(), "VxmUnet: nb_levels is required when nb_features is an integer (",
@@ -424,7 +426,7 @@ class VxmDense : public nn::Module<T, D> {
     transformer = std::make_unique<nn::SpatialTransformer<T, D>>(this, "transformer",
                                                                  nn::SpatialTransformerOptions{.size = o.inshape});
     check_field_path();
-    Generator gen(o.seed);
+    Generator gen = generator_from(o.seed);
     reset_parameters(gen);
   }
 
