@@ -1,12 +1,11 @@
 // The `voxnn op` subcommand: argument parsing, reading CONFIG and IN, writing OUT.
 #include <cstdio>
 #include <exception>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 
+#include "common/registry.hpp"
 #include "op/op.hpp"
 #include "voxnn/core/error.hpp"
 
@@ -24,19 +23,6 @@ int op_usage(FILE* out) {
                "(and out_<name> for further outputs). With --backward, IN also holds gout, the gradient of out,\n"
                "and OUT also gets grad_<name> for each differentiable tensor argument.\n");
   return out == stdout ? 0 : 2;
-}
-
-nlohmann::json read_config(const std::string& arg) {
-  if (!arg.empty() && arg.front() == '{') return nlohmann::json::parse(arg);
-  std::ifstream in(arg);
-  VOXNN_CHECK(in, "cannot open config file '", arg, "'");
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    ::voxnn::detail::throw_error("config file '", arg, "' is not valid JSON: ", e.what());
-  }
 }
 
 int list(bool verbose) {
@@ -96,7 +82,7 @@ int op_command(int argc, char** argv) {
     return 1;
   }
   try {
-    const nlohmann::json cfg = config ? read_config(*config) : nlohmann::json::object();
+    const nlohmann::json cfg = config ? registry::read_config(*config) : nlohmann::json::object();
     const io::TensorFile in = io::load_safetensors(*input);
     const io::TensorFile out = run_op(*name, cfg, in, backward);
     io::save_safetensors(*output, out);

@@ -3,6 +3,7 @@
 #include <exception>
 #include <string>
 
+#include "common/registry.hpp"
 #include "op/adapter.hpp"
 #include "voxnn/autograd/engine.hpp"
 #include "voxnn/autograd/grad_mode.hpp"
@@ -34,21 +35,10 @@ const std::vector<OpSpec>& table() {
   return ops;
 }
 
-const OpSpec* find_op(std::string_view name) {
-  for (const OpSpec& s : table())
-    if (s.signature.name == name) return &s;
-  return nullptr;
-}
+const OpSpec* find_op(std::string_view name) { return registry::find(table(), name); }
 
-std::string join(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::string_view n : names) out.append(out.empty() ? "" : ", ").append(n);
-  return out.empty() ? "none" : out;
-}
-
-bool contains(const std::vector<std::string_view>& names, std::string_view name) {
-  return std::find(names.begin(), names.end(), name) != names.end();
-}
+using registry::contains;
+using registry::join;
 
 // gout, gout_<name>: upstream gradients, read only under --backward.
 bool is_upstream_gradient(std::string_view name) { return name == "gout" || name.starts_with("gout_"); }
@@ -142,11 +132,7 @@ io::TensorFile run_op(std::string_view name, const nlohmann::json& config, const
   const op::OpSpec* spec = op::find_op(name);
   VOXNN_CHECK(spec, name, ": unknown op (`voxnn op --list` prints the ", op::table().size(), " operators)");
   // Every message names the op: the library's usually do ("conv3d: ..."); others get the prefix.
-  const std::string prefix = std::string(name) + ": ";
-  auto named = [&](const char* what) {
-    const std::string_view w(what);
-    return w.starts_with(prefix) ? std::string(w) : prefix + std::string(w);
-  };
+  auto named = [&](const char* what) { return registry::named(name, what); };
   try {
     const op::Json& cfg = config.is_null() ? op::Json::object() : config;
     op::check_arguments(spec->signature, cfg, inputs);

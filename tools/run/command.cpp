@@ -1,12 +1,12 @@
 // The `voxnn run` subcommand: argument parsing, reading CONFIG, W and IN, writing OUT.
 #include <cstdio>
 #include <exception>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "common/registry.hpp"
 #include "run/run.hpp"
 #include "voxnn/core/error.hpp"
 
@@ -27,34 +27,16 @@ int run_usage(FILE* out) {
   return out == stdout ? 0 : 2;
 }
 
-nlohmann::json read_config(const std::string& arg) {
-  if (!arg.empty() && arg.front() == '{') return nlohmann::json::parse(arg);
-  std::ifstream in(arg);
-  VOXNN_CHECK(in, "cannot open config file '", arg, "'");
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return nlohmann::json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    ::voxnn::detail::throw_error("config file '", arg, "' is not valid JSON: ", e.what());
-  }
-}
-
-std::string join(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::string_view n : names) out.append(out.empty() ? "" : " ").append(n);
-  return out.empty() ? "-" : out;
-}
-
 int list(bool verbose) {
   for (const ModelSignature& s : model_signatures()) {
     if (!verbose) {
       std::printf("%.*s\n", static_cast<int>(s.name.size()), s.name.data());
       continue;
     }
+    const auto listed = [](const std::vector<std::string_view>& names) { return registry::join(names, " ", "-"); };
     std::printf("%.*s  (%.*s)\n  inputs: %s\n  outputs: %s\n  keywords: %s\n", static_cast<int>(s.name.size()),
-                s.name.data(), static_cast<int>(s.reference.size()), s.reference.data(), join(s.inputs).c_str(),
-                join(s.outputs).c_str(), join(s.kwargs).c_str());
+                s.name.data(), static_cast<int>(s.reference.size()), s.reference.data(), listed(s.inputs).c_str(),
+                listed(s.outputs).c_str(), listed(s.kwargs).c_str());
   }
   return 0;
 }
@@ -101,7 +83,7 @@ int run_command(int argc, char** argv) {
     return 1;
   }
   try {
-    const nlohmann::json cfg = config ? read_config(*config) : nlohmann::json::object();
+    const nlohmann::json cfg = config ? registry::read_config(*config) : nlohmann::json::object();
     const io::TensorFile w = io::load_safetensors(*weights);
     const io::TensorFile in = io::load_safetensors(*input);
     io::save_safetensors(*output, run_model(*name, cfg, w, in));

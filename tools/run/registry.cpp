@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "common/registry.hpp"
 #include "run/adapter.hpp"
 #include "voxnn/autograd/grad_mode.hpp"
 
@@ -28,21 +29,10 @@ const std::vector<ModelSpec>& table() {
   return models;
 }
 
-const ModelSpec* find_model(std::string_view name) {
-  for (const ModelSpec& s : table())
-    if (s.signature.name == name) return &s;
-  return nullptr;
-}
+const ModelSpec* find_model(std::string_view name) { return registry::find(table(), name); }
 
-std::string join(const std::vector<std::string_view>& names) {
-  std::string out;
-  for (std::string_view n : names) out.append(out.empty() ? "" : ", ").append(n);
-  return out.empty() ? "none" : out;
-}
-
-bool contains(const std::vector<std::string_view>& names, std::string_view name) {
-  return std::find(names.begin(), names.end(), name) != names.end();
-}
+using registry::contains;
+using registry::join;
 
 // Rejects keywords and tensors the reference does not take, before anything is built: the same
 // mistake in Python would be a TypeError.
@@ -91,11 +81,7 @@ io::TensorFile run_model(std::string_view name, const nlohmann::json& config, co
                          const io::TensorFile& inputs) {
   const run::ModelSpec* spec = run::find_model(name);
   VOXNN_CHECK(spec, name, ": unknown model (`voxnn run --list` prints the ", run::table().size(), " models)");
-  const std::string prefix = std::string(name) + ": ";
-  auto named = [&](const char* what) {
-    const std::string_view w(what);
-    return w.starts_with(prefix) ? std::string(w) : prefix + std::string(w);
-  };
+  auto named = [&](const char* what) { return registry::named(name, what); };
   try {
     const run::Json& cfg = config.is_null() ? run::Json::object() : config;
     run::check_arguments(spec->signature, cfg, inputs);
