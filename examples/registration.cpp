@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "common/example.hpp"
+#include "common/phantom_grid.hpp"
 #include "voxnn/autograd/functions/deformation.hpp"
 #include "voxnn/autograd/functions/grid_sample.hpp"
 #include "voxnn/autograd/functions/interpolate.hpp"
@@ -143,13 +144,7 @@ Pair make_pair(int64_t n, uint64_t seed, const Settings& st) {
   // Labels at the voxel centres; the image averaged from the same phantom at twice the resolution.
   const auto phantom = data::brain_phantom<float>(phantom_options(n, seed));
   const auto fine = data::brain_phantom<float>(phantom_options(2 * n, seed));
-  Tensor<float> image = zeros<float>({1, 1, n, n, n});
-  const float* f = fine.image.data();
-  float* o = image.data();
-  const int64_t m = 2 * n;
-  for (int64_t z = 0; z < m; ++z)
-    for (int64_t y = 0; y < m; ++y)
-      for (int64_t x = 0; x < m; ++x) o[((z / 2) * n + y / 2) * n + x / 2] += 0.125f * f[(z * m + y) * m + x];
+  const Tensor<float> image = examples::average_2x2x2(fine.image.contiguous().data(), n).reshape({1, 1, n, n, n});
   const Tensor<float> labels = ops::cast<float>(phantom.labels).reshape({1, 1, n, n, n});
 
   Generator gen(seed ^ 0x5eedf1e1d0000000ull);  // the deformation's and the noise's own stream
@@ -201,19 +196,6 @@ AffineResult affine_register(const Pair& p, const Settings& s) {
   const Var<float> grid = affine_grid(theta, size, true);
   const GridSampleOptions nearest{.mode = "nearest", .padding_mode = "zeros", .align_corners = true};
   return {grid_sample(moving, grid, trilinear).value(), grid_sample(Var<float>(p.moving_labels), grid, nearest).value()};
-}
-
-// Voxel to world for the phantom's array axes (z, y downwards, x): a 192 mm field of view, centred;
-// i runs towards superior, j towards posterior, k towards the subject's right.
-io::Affine phantom_affine(int64_t n) {
-  const double s = 192.0 / static_cast<double>(n), c = (static_cast<double>(n) - 1) / 2;
-  io::Affine a;
-  a.m = {{{0, 0, s, -s * c}, {0, -s, 0, s * c}, {s, 0, 0, -s * c}, {0, 0, 0, 1}}};
-  return a;
-}
-
-io::Volume<float> volume_of(const Tensor<float>& t, int64_t n) {
-  return {t.contiguous().reshape({n, n, n}), phantom_affine(n)};
 }
 
 }  // namespace
@@ -318,10 +300,10 @@ int main(int argc, char** argv) {
                 mse_id, mse_aff, mse_vxm, folding, eval_clock.seconds());
 
     // The first test pair as NIfTI volumes, and the figures.
-    io::write_nifti(args.out / "fixed.nii.gz", volume_of(first.fixed, n));
-    io::write_nifti(args.out / "moving.nii.gz", volume_of(first.moving, n));
-    io::write_nifti(args.out / "moved.nii.gz", volume_of(first_moved, n));
-    io::write_nifti(args.out / "jacobian.nii.gz", volume_of(first_det, n));
+    io::write_nifti(args.out / "fixed.nii.gz", examples::phantom_volume(first.fixed, n));
+    io::write_nifti(args.out / "moving.nii.gz", examples::phantom_volume(first.moving, n));
+    io::write_nifti(args.out / "moved.nii.gz", examples::phantom_volume(first_moved, n));
+    io::write_nifti(args.out / "jacobian.nii.gz", examples::phantom_volume(first_det, n));
     {
       // [1, 3, i, j, k] -> [i, j, k, 1, 3]: NIfTI puts vector components in the 5th dim
       const Tensor<float> f = first_flow.reshape({3, n, n, n}).permute({1, 2, 3, 0}).contiguous().reshape({n, n, n, 1, 3});
@@ -329,18 +311,18 @@ int main(int argc, char** argv) {
       o.intent_code = 1007;  // NIFTI_INTENT_VECTOR
       o.intent_name = "displacement";
       o.descrip = "VxmDense flow, voxels along i, j, k";
-      io::write_nifti(args.out / "flow.nii.gz", io::Volume<float>{f, phantom_affine(n)}, o);
+      io::write_nifti(args.out / "flow.nii.gz", io::Volume<float>{f, examples::phantom_affine(n)}, o);
     }
     viz::MontageOptions mo;
     mo.outline = true;
     mo.title = "fixed labels outlined; det J: VxmDense's Jacobian determinant";
     io::write_png(args.out / "registration.png",
-                  viz::comparison<float, float>({{"fixed", volume_of(first.fixed, n)},
-                                                 {"moving", volume_of(first.moving, n)},
-                                                 {"affine-only", volume_of(first_affine.moved, n)},
-                                                 {"VxmDense", volume_of(first_moved, n)},
-                                                 {"det J", volume_of(first_det, n)}},
-                                                mo, volume_of(first.fixed_labels, n)));
+                  viz::comparison<float, float>({{"fixed", examples::phantom_volume(first.fixed, n)},
+                                                 {"moving", examples::phantom_volume(first.moving, n)},
+                                                 {"affine-only", examples::phantom_volume(first_affine.moved, n)},
+                                                 {"VxmDense", examples::phantom_volume(first_moved, n)},
+                                                 {"det J", examples::phantom_volume(first_det, n)}},
+                                                mo, examples::phantom_volume(first.fixed_labels, n)));
     io::write_png(args.out / "loss.png",
                   viz::plot({{"NCC loss + Grad l2", curve}, {"NCC loss (-local NCC)", curve_ncc}},
                             {.title = "VxmDense training loss (average over ~10 steps)"}));

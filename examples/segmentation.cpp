@@ -55,6 +55,7 @@
 #include <vector>
 
 #include "common/example.hpp"
+#include "common/phantom_grid.hpp"
 #include "voxnn/data/phantom.hpp"
 #include "voxnn/data/threshold.hpp"
 #include "voxnn/data/transforms/bias_field.hpp"
@@ -111,19 +112,7 @@ Subject make_subject(int64_t n, uint64_t seed) {
   const Tensor<int64_t> labels = data::brain_phantom<float>(o).labels;  // same geometry, voxel centres at n^3
 
   // Partial volume: each voxel is the mean of its 2x2x2 fine voxels.
-  Tensor<float> image = zeros<float>({1, n, n, n});
-  const float* f = fine.data();
-  float* p = image.data();
-  const int64_t m = 2 * n;
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t k = 0; k < n; ++k) {
-        float s = 0;
-        for (int64_t a = 0; a < 2; ++a)
-          for (int64_t b = 0; b < 2; ++b)
-            for (int64_t c = 0; c < 2; ++c) s += f[((2 * i + a) * m + 2 * j + b) * m + 2 * k + c];
-        p[(i * n + j) * n + k] = s / 8;
-      }
+  const Tensor<float> image = examples::average_2x2x2(fine.data(), n).reshape({1, n, n, n});
 
   // The scanner: bias field, Rician noise, gain.
   data::Sample<float> sample;
@@ -176,24 +165,10 @@ Tensor<uint8_t> otsu_mask(const Tensor<float>& image, const Tensor<uint8_t>* wit
   return out;
 }
 
-// A voxel-to-world affine for the phantom's (z, y-down, x) array axes: 192 mm field of view, centred,
-// i towards superior, j towards posterior, k towards the subject's right (as examples/registration.cpp).
-io::Affine phantom_affine(int64_t n) {
-  const double s = 192.0 / static_cast<double>(n), c = (static_cast<double>(n) - 1) / 2;
-  io::Affine a;
-  a.m = {{{0, 0, s, -s * c}, {0, -s, 0, s * c}, {s, 0, 0, -s * c}, {0, 0, 0, 1}}};
-  return a;
-}
-
 std::string features_string(const std::vector<int64_t>& f) {
   std::string out = "{";
   for (std::size_t i = 0; i < f.size(); ++i) out += (i ? ", " : "") + std::to_string(f[i]);
   return out + "}";
-}
-
-template <class T>
-io::Volume<T> volume_of(const Tensor<T>& t, int64_t n) {
-  return {t.contiguous().reshape({n, n, n}), phantom_affine(n)};
 }
 
 }  // namespace
@@ -309,20 +284,20 @@ int main(int argc, char** argv) {
     io::NiftiWriteOptions u8;
     u8.xyzt_units = 2;  // millimetres
     u8.descrip = "voxnn UNet3d white matter (1) of generated phantom";
-    io::write_nifti(args.out / "prediction.nii.gz", volume_of(first_pred, n), u8);
+    io::write_nifti(args.out / "prediction.nii.gz", examples::phantom_volume(first_pred, n), u8);
     u8.descrip = "phantom labels: 0 bg 1 skull 2 grey 3 white 4 csf 5 lesion";
-    io::write_nifti(args.out / "labels.nii.gz", volume_of(ops::cast<uint8_t>(first.labels), n), u8);
-    io::write_nifti(args.out / "image.nii.gz", volume_of(first.image, n), {.xyzt_units = 2});
+    io::write_nifti(args.out / "labels.nii.gz", examples::phantom_volume(ops::cast<uint8_t>(first.labels), n), u8);
+    io::write_nifti(args.out / "image.nii.gz", examples::phantom_volume(first.image, n), {.xyzt_units = 2});
     const Tensor<uint8_t> first_truth = white_matter(first.labels);
     viz::MontageOptions mo;
     mo.outline = true;
     mo.title = "white matter, first held-out subject (true boundary outlined)";
     io::write_png(args.out / "segmentation.png",
-                  viz::comparison<float, uint8_t>({{"input", volume_of(first.image, n)},
-                                                   {"UNet3d", volume_of(ops::cast<float>(first_pred), n)},
-                                                   {"truth", volume_of(ops::cast<float>(first_truth), n)},
-                                                   {"Otsu", volume_of(ops::cast<float>(first_otsu), n)}},
-                                                  mo, volume_of(first_truth, n)));
+                  viz::comparison<float, uint8_t>({{"input", examples::phantom_volume(first.image, n)},
+                                                   {"UNet3d", examples::phantom_volume(ops::cast<float>(first_pred), n)},
+                                                   {"truth", examples::phantom_volume(ops::cast<float>(first_truth), n)},
+                                                   {"Otsu", examples::phantom_volume(ops::cast<float>(first_otsu), n)}},
+                                                  mo, examples::phantom_volume(first_truth, n)));
     io::write_png(args.out / "loss.png", viz::plot({{"Dice + CE loss (moving average)", curve}},
                                                    {.title = "UNet3d training", .log_y = true}));
 

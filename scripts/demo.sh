@@ -10,13 +10,16 @@ source "$root/scripts/lib/deps.sh"
 build=${BUILD_DIR:-$root/build}
 out=${VOXNN_OUT:-$root/out}
 read -ra extra <<<"${CMAKE_ARGS:-}"
-read -ra examples <<<"${VOXNN_DEMO_EXAMPLES:-segmentation registration mri_reconstruction pet_reconstruction}"
+read -ra examples <<<"${VOXNN_DEMO_EXAMPLES:-segmentation registration mri_reconstruction pet_reconstruction denoising brain_age}"
 
 voxnn_phase dependencies voxnn_install_deps
 voxnn_phase configure cmake -S "$root" -B "$build" "${extra[@]}"
-targets=()
-for e in "${examples[@]}"; do targets+=("voxnn_$e"); done
-voxnn_phase build cmake --build "$build" -j "$(voxnn_jobs)" --target "${targets[@]}"
+# One example is one translation unit, and `cmake --build --target a b` builds targets one after the
+# other (CMake's top Makefile is .NOTPARALLEL), so the examples build side by side instead.
+build_examples() {
+  printf 'voxnn_%s\n' "${examples[@]}" | xargs -P "$(voxnn_jobs)" -I{} cmake --build "$build" --target {}
+}
+voxnn_phase build build_examples
 
 mkdir -p "$out"
 failed=()

@@ -161,7 +161,7 @@ class Progress {
   // The text of the line for the latest update (no '\r' or newline).
   std::string line() const {
     std::string s = options_.label + " " + std::to_string(std::max<int64_t>(step_, 0));
-    if (options_.total > 0) s += "/" + std::to_string(options_.total);
+    if (options_.total > 0) s.append("/").append(std::to_string(options_.total));  // not "/" + ...: GCC 12's bogus -Wrestrict
     for (const auto& [name, value] : metrics_) s += "  " + name + " " + format_metric(value);
     const double r = rate();
     if (r > 0) {
