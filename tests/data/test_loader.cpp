@@ -62,7 +62,7 @@ TEST_CASE("DataLoader batches samples in order with labels, targets, ids and aff
       REQUIRE(b.target.shape() == Shape{b.size(), 2});
       for (int64_t i = 0; i < b.size(); ++i, ++expect) {
         CHECK(b.indices[static_cast<std::size_t>(i)] == expect);
-        CHECK(b.ids[static_cast<std::size_t>(i)] == "#" + std::to_string(expect));
+        CHECK(b.ids[static_cast<std::size_t>(i)] == std::string("#").append(std::to_string(expect)));
         CHECK(b.affines[static_cast<std::size_t>(i)](2, 2) == static_cast<double>(expect + 1));
         CHECK(b.image.at({i, 0, 1, 2, 1}) == static_cast<float>(expect));
         CHECK(b.label->at({i, 0, 0, 0, 0}) == static_cast<float>(10 * expect));

@@ -235,7 +235,7 @@ class ListDataset {
   Sample<T> get(int64_t index, Generator& gen) const {
     detail::check_index(index, size(), "ListDataset");
     Sample<T> s = detail::deep_copy((*samples_)[static_cast<std::size_t>(index)]);
-    if (s.id.empty()) s.id = "#" + std::to_string(index);
+    if (s.id.empty()) s.id = std::string("#").append(std::to_string(index));  // not "#" + ...: GCC 12's bogus -Wrestrict
     if (transform_) transform_(s, gen);
     return s;
   }
@@ -260,7 +260,7 @@ class FunctionDataset {
   Sample<T> get(int64_t index, Generator& gen) const {
     detail::check_index(index, size_, "FunctionDataset");
     Sample<T> s = fn_(index, gen);
-    if (s.id.empty()) s.id = "#" + std::to_string(index);
+    if (s.id.empty()) s.id = std::string("#").append(std::to_string(index));  // not "#" + ...: GCC 12's bogus -Wrestrict
     return s;
   }
 
