@@ -276,16 +276,16 @@ int main(int argc, char** argv) {
       s.lstm = false;
     }
     if (args.steps > 0) s.steps = args.steps;
-    const uint64_t seed = args.seed == 0 ? 1 : args.seed;
+    const uint64_t seed = args.seed;
     const int64_t n = s.size;
     const examples::Stopwatch total_clock;
 
     // Data.
     std::vector<Subject> train_set, test_set;
     for (int64_t t = 0; t < s.train_subjects; ++t)
-      train_set.push_back(make_subject(n, (seed - 1) * 100000 + static_cast<uint64_t>(t) + 1));
+      train_set.push_back(make_subject(n, examples::training_sample_seed(seed, t)));
     for (int64_t t = 0; t < s.test_subjects; ++t)
-      test_set.push_back(make_subject(n, 1000000 + (seed - 1) * 1000 + static_cast<uint64_t>(t) + 1));
+      test_set.push_back(make_subject(n, examples::held_out_sample_seed(seed, t)));
     double mean_age = 0;
     for (const Subject& t : train_set) mean_age += t.age;
     mean_age /= static_cast<double>(train_set.size());

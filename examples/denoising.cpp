@@ -207,7 +207,7 @@ int main(int argc, char** argv) {
       s.batch = 4;
     }
     if (args.steps > 0) s.mse_steps = args.steps;
-    const uint64_t seed = args.seed == 0 ? 1 : args.seed;
+    const uint64_t seed = args.seed;
     const int64_t n = s.size;
     const auto [pd, ph, pw] = s.patch;
     const examples::Stopwatch total_clock;
@@ -216,10 +216,10 @@ int main(int argc, char** argv) {
     // from other phantom seeds with one fixed noise realisation each.
     std::vector<Tensor<float>> train_clean;
     for (int64_t t = 0; t < s.train_subjects; ++t)
-      train_clean.push_back(clean_phantom(n, (seed - 1) * 100000 + static_cast<uint64_t>(t) + 1));
+      train_clean.push_back(clean_phantom(n, examples::training_sample_seed(seed, t)));
     std::vector<Tensor<float>> test_clean, test_noisy;
     for (int64_t t = 0; t < s.test_subjects; ++t) {
-      const uint64_t id = 1000000 + (seed - 1) * 1000 + static_cast<uint64_t>(t) + 1;
+      const uint64_t id = examples::held_out_sample_seed(seed, t);
       test_clean.push_back(clean_phantom(n, id));
       Generator noise(id * 31 + 7);
       test_noisy.push_back(rician(test_clean.back(), s.sigma, noise));

@@ -256,16 +256,16 @@ int main(int argc, char** argv) {
       s.steps = 500;
     }
     if (args.steps > 0) s.steps = args.steps;
-    const uint64_t seed = args.seed == 0 ? 1 : args.seed;
+    const uint64_t seed = args.seed;
     const int64_t n = s.size;
     const examples::Stopwatch total_clock;
 
     // Data: training and held-out phantoms (disjoint seeds) with their noiseless k-space.
     std::vector<Scan> train_scans, test_scans;
     for (int64_t t = 0; t < s.train_images; ++t)
-      train_scans.push_back(make_scan(s, (seed - 1) * 100000 + static_cast<uint64_t>(t) + 1));
+      train_scans.push_back(make_scan(s, examples::training_sample_seed(seed, t)));
     for (int64_t t = 0; t < s.test_images; ++t)
-      test_scans.push_back(make_scan(s, 1000000 + (seed - 1) * 1000 + static_cast<uint64_t>(t) + 1));
+      test_scans.push_back(make_scan(s, examples::held_out_sample_seed(seed, t)));
     // The held-out acquisitions: one fixed random mask and noise draw per image.
     data::RandomMaskFunc test_masks({.center_fractions = {s.center_fraction}, .accelerations = {s.acceleration},
                                      .seed = 7000 + seed});

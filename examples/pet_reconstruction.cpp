@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
       s.train_phantoms = 256;
     }
     if (args.steps > 0) s.steps = args.steps;
-    const uint64_t seed = args.seed == 0 ? 1 : args.seed;
+    const uint64_t seed = args.seed;
     const int64_t n = s.size;
     const examples::Stopwatch total_clock;
 
@@ -252,10 +252,10 @@ int main(int argc, char** argv) {
     Generator noise_gen(seed * 104729 + 3);
     std::vector<Scan> train_scans, test_scans;
     for (int64_t t = 0; t < s.train_phantoms; ++t)
-      train_scans.push_back(simulate(make_phantom(n, (seed - 1) * 100000 + static_cast<uint64_t>(t) + 1), g, s, noise_gen));
+      train_scans.push_back(simulate(make_phantom(n, examples::training_sample_seed(seed, t)), g, s, noise_gen));
     for (int64_t t = 0; t < s.test_phantoms; ++t)
       test_scans.push_back(
-          simulate(make_phantom(n, 1000000 + (seed - 1) * 1000 + static_cast<uint64_t>(t) + 1), g, s, noise_gen));
+          simulate(make_phantom(n, examples::held_out_sample_seed(seed, t)), g, s, noise_gen));
     std::printf("voxnn pet_reconstruction: DeepPET on %lld x %lld brain phantoms (%.0f mm pixels), %lld angles x %lld "
                 "bins, %.0e expected counts per sinogram (%.0f%% background); %lld training phantoms, %lld held-out; "
                 "data in %.1f s\n",

@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
       s.test_pairs = 8;
     }
     if (args.steps > 0) s.steps = args.steps;
-    const uint64_t seed = args.seed == 0 ? 1 : args.seed;
+    const uint64_t seed = args.seed;
     const int64_t n = s.size;
     std::printf("voxnn registration: VxmDense on generated %lld^3 brain phantom pairs, %lld steps, seed %llu\n",
                 static_cast<long long>(n), static_cast<long long>(s.steps), static_cast<unsigned long long>(seed));
@@ -228,7 +228,7 @@ int main(int argc, char** argv) {
     {
       train::Progress progress({.total = s.steps, .print_every = std::max<int64_t>(1, s.steps / 10)}, std::cout);
       for (int64_t step = 1; step <= s.steps; ++step) {
-        const Pair p = make_pair(n, (seed - 1) * 100000 + static_cast<uint64_t>(step), s);
+        const Pair p = make_pair(n, examples::training_sample_seed(seed, step - 1), s);
         const Var<float> fixed(p.fixed), moving(p.moving);
         opt.zero_grad();
         const auto out = net(moving, fixed);
@@ -259,7 +259,7 @@ int main(int argc, char** argv) {
     AffineResult first_affine;
     Tensor<float> first_moved, first_flow, first_det;
     for (int64_t t = 0; t < s.test_pairs; ++t) {
-      const Pair p = make_pair(n, 1000001 + (seed - 1) * 1000 + static_cast<uint64_t>(t), s);
+      const Pair p = make_pair(n, examples::held_out_sample_seed(seed, t), s);
       const AffineResult aff = affine_register(p, s);
       NoGradGuard no_grad;
       const auto reg = net.register_pair(Var<float>(p.moving), Var<float>(p.fixed));

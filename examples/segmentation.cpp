@@ -187,17 +187,17 @@ int main(int argc, char** argv) {
       s.features = {8, 16, 32};
     }
     if (args.steps > 0) s.steps = args.steps;
-    const uint64_t seed = args.seed == 0 ? 1 : args.seed;
+    const uint64_t seed = args.seed;
     const int64_t n = s.size;
     const examples::Stopwatch total_clock;
 
     // Data.
     std::vector<Subject> train_set;
     for (int64_t t = 0; t < s.train_subjects; ++t)
-      train_set.push_back(make_subject(n, (seed - 1) * 100000 + static_cast<uint64_t>(t) + 1));
+      train_set.push_back(make_subject(n, examples::training_sample_seed(seed, t)));
     std::vector<Subject> test_set;
     for (int64_t t = 0; t < s.test_subjects; ++t)
-      test_set.push_back(make_subject(n, 1000000 + (seed - 1) * 1000 + static_cast<uint64_t>(t) + 1));
+      test_set.push_back(make_subject(n, examples::held_out_sample_seed(seed, t)));
     std::vector<Tensor<float>> train_inputs;
     for (const Subject& t : train_set) train_inputs.push_back(normalised(t.image).reshape({1, n, n, n}));
     std::printf("voxnn segmentation: UNet3d, white matter in generated %lld^3 brain phantoms (bias field, Rician "

@@ -24,7 +24,7 @@ namespace voxnn::examples {
 struct Args {
   bool quick = false;                        // the demo's setting: a short run, fixed settings
   std::filesystem::path out;                 // where results go (default out/<example>)
-  uint64_t seed = 0;                         // 0: the example's fixed seed
+  uint64_t seed = 1;                         // the data and initialisation seeds derive from it (>= 1)
   std::optional<std::filesystem::path> data; // a user's NIfTI volume (examples that take one)
   int64_t steps = 0;                         // 0: the example's own step count
 };
@@ -55,6 +55,7 @@ inline Args parse_args(int argc, char** argv, std::string_view name, std::string
         a.out = value();
       } else if (arg == "--seed") {
         a.seed = std::stoull(value());
+        if (a.seed == 0) fail("--seed must be at least 1");
       } else if (arg == "--steps") {
         a.steps = std::stoll(value());
       } else if (arg == "--data") {
@@ -68,6 +69,16 @@ inline Args parse_args(int argc, char** argv, std::string_view name, std::string
   }
   std::filesystem::create_directories(a.out);
   return a;
+}
+
+// The phantom (or image) seeds of an example's samples: training sample i of --seed N is
+// (N - 1) * 100000 + i + 1, held-out sample i is 1000000 + (N - 1) * 1000 + i + 1, so that for
+// N < 11 no held-out sample is ever a training sample of any seed.
+inline uint64_t training_sample_seed(uint64_t seed, int64_t i) {
+  return (seed - 1) * 100000 + static_cast<uint64_t>(i) + 1;
+}
+inline uint64_t held_out_sample_seed(uint64_t seed, int64_t i) {
+  return 1000000 + (seed - 1) * 1000 + static_cast<uint64_t>(i) + 1;
 }
 
 class Stopwatch {

@@ -66,14 +66,13 @@ namespace voxnn::models {
 struct VxmUnetFeatures {
   std::vector<int64_t> encoder{16, 32, 32, 32};
   std::vector<int64_t> decoder{32, 32, 32, 32, 32, 16, 16};
-  int64_t base = 0;     // the integer form's value (must be positive)
-  bool integer = false;  // the integer form: encoder / decoder are ignored
+  std::optional<int64_t> base{};  // the integer form (must be positive): encoder / decoder are ignored
 
   VxmUnetFeatures() = default;
-  VxmUnetFeatures(int64_t n) : encoder(), decoder(), base(n), integer(true) {}  // NOLINT: implicit, so `.nb_features = 8` works
+  VxmUnetFeatures(int64_t n) : encoder(), decoder(), base(n) {}  // NOLINT: implicit, so `.nb_features = 8` works
   VxmUnetFeatures(std::vector<int64_t> enc, std::vector<int64_t> dec)
       : encoder(std::move(enc)), decoder(std::move(dec)) {}
-  bool is_integer() const { return integer; }
+  bool is_integer() const { return base.has_value(); }
 };
 
 struct VxmUnetOptions {
@@ -294,11 +293,11 @@ class VxmUnet : public nn::Module<T, D> {
     const int64_t cpl = o.nb_conv_per_level;
     VOXNN_CHECK(cpl >= 1, "VxmUnet: nb_conv_per_level must be at least 1, got ", cpl);
     const VxmUnetFeatures& f = o.nb_features;
-    VOXNN_CHECK(!f.is_integer() || f.base > 0, "VxmUnet: nb_features must be positive, got ", f.base);
+    VOXNN_CHECK(!f.is_integer() || *f.base > 0, "VxmUnet: nb_features must be positive, got ", f.base.value_or(0));
     std::vector<int64_t> enc, dec;
     if (f.is_integer()) {
       VOXNN_CHECK(o.nb_levels.has_value(), "VxmUnet: nb_levels is required when nb_features is an integer (",
-                  f.base, ")");
+                  *f.base, ")");
       const int64_t levels = *o.nb_levels;
       VOXNN_CHECK(levels >= 1, "VxmUnet: nb_levels must be at least 1, got ", levels);
       VOXNN_CHECK(o.feat_mult > 0 && std::isfinite(o.feat_mult), "VxmUnet: feat_mult must be positive and finite, got ",
@@ -306,8 +305,8 @@ class VxmUnet : public nn::Module<T, D> {
       std::vector<int64_t> feats;
       for (int64_t l = 0; l < levels; ++l) {
         // np.round: half to even, which nearbyint does in the default rounding mode
-        const double v = std::nearbyint(static_cast<double>(f.base) * std::pow(o.feat_mult, static_cast<double>(l)));
-        VOXNN_CHECK(v >= 1 && v < 1e9, "VxmUnet: nb_features ", f.base, " with feat_mult ", o.feat_mult,
+        const double v = std::nearbyint(static_cast<double>(*f.base) * std::pow(o.feat_mult, static_cast<double>(l)));
+        VOXNN_CHECK(v >= 1 && v < 1e9, "VxmUnet: nb_features ", *f.base, " with feat_mult ", o.feat_mult,
                     " gives ", v, " features at level ", l);
         feats.push_back(static_cast<int64_t>(v));
       }
